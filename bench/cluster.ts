@@ -1,0 +1,210 @@
+// The embedded cluster (issue 3): three members in three processes on this machine
+// (test/helpers/cluster-data-node.ts). Merge (sync, backups 1) and get from one member to a
+// session owned by another, against node-redis HSET/HGETALL on the local Redis with the same
+// payload; a get served by the owner; failure detection (bench/cluster-failure-detection.ts);
+// migration throughput on scale-out 3 -> 4.
+// Run alone: node --import tsx bench/cluster.ts
+
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
+import {
+  killAll,
+  startNode,
+  startNodes,
+  status,
+  waitConverged,
+  type DataNode,
+} from '../test/helpers/cluster-data-process.js';
+import { withRatios, type Row } from './lib/table.js';
+
+const PAYLOAD_BYTES = 256;
+const LATENCY_OPS = 3000;
+const THROUGHPUT_OPS = 20_000;
+const CONCURRENCY = 32;
+const MIGRATION_SESSIONS = 100_000;
+
+interface Figures {
+  p50Ms: number;
+  p99Ms: number;
+  opsPerSec: number;
+  meanMs: number;
+}
+
+async function post(node: DataNode, path: string): Promise<Record<string, number>> {
+  const res = await fetch(`${node.http}${path}`, {
+    method: 'POST',
+    signal: AbortSignal.timeout(120_000),
+  });
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, number>;
+}
+
+async function ownedBy(via: DataNode, owner: string): Promise<string> {
+  for (;;) {
+    const id = randomBytes(24).toString('base64url');
+    const res = await fetch(`${via.http}/owner?id=${id}`);
+    if (((await res.json()) as { owner: string }).owner === owner) return id;
+  }
+}
+
+async function clusterOp(node: DataNode, op: string, id: string): Promise<Figures> {
+  const base = `/bench?op=${op}&id=${id}&bytes=${PAYLOAD_BYTES}`;
+  await post(node, `${base}&count=500&concurrency=${CONCURRENCY}`); // warm-up
+  const latency = await post(node, `${base}&count=${LATENCY_OPS}&concurrency=1`);
+  const throughput = await post(node, `${base}&count=${THROUGHPUT_OPS}&concurrency=${CONCURRENCY}`);
+  return { ...(latency as unknown as Figures), opsPerSec: throughput['opsPerSec']! };
+}
+
+async function measure(run: (i: number) => Promise<unknown>, count: number, concurrency: number) {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t = process.hrtime.bigint();
+        await run(i);
+        latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => latencies[Math.floor(q * (latencies.length - 1))]!;
+  return {
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    opsPerSec: count / seconds,
+    meanMs: (seconds * 1000) / count,
+  };
+}
+
+async function redisOps(): Promise<{ merge: Figures; get: Figures }> {
+  const client = createClient({ url: 'redis://127.0.0.1:6379' });
+  await client.connect();
+  const key = `sm-bench:${randomBytes(8).toString('hex')}`;
+  const payload = JSON.stringify('x'.repeat(PAYLOAD_BYTES));
+  try {
+    const hset = (i: number) => client.hSet(key, { n: String(i), data: payload });
+    const hgetall = () => client.hGetAll(key);
+    await measure(hset, 500, CONCURRENCY);
+    const mergeLatency = await measure(hset, LATENCY_OPS, 1);
+    const mergeThroughput = await measure(hset, THROUGHPUT_OPS, CONCURRENCY);
+    const getLatency = await measure(hgetall, LATENCY_OPS, 1);
+    const getThroughput = await measure(hgetall, THROUGHPUT_OPS, CONCURRENCY);
+    return {
+      merge: { ...mergeLatency, opsPerSec: mergeThroughput.opsPerSec },
+      get: { ...getLatency, opsPerSec: getThroughput.opsPerSec },
+    };
+  } finally {
+    await client.del(key);
+    await client.quit();
+  }
+}
+
+function failureDetectionMedian(): number | undefined {
+  const script = fileURLToPath(new URL('./cluster-failure-detection.ts', import.meta.url));
+  const out = spawnSync(process.execPath, ['--import', 'tsx', script, '10'], {
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  const match = /detection median ([\d.]+) ms/.exec(out.stdout ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
+/** `full: false` measures the operations only (no migration, no failure detection). */
+export async function benchCluster(full = true): Promise<Row[]> {
+  const rows: Row[] = [];
+  try {
+    const nodes = await startNodes(3, { SM_NEAR_CACHE: '0' });
+    const [m0, m1] = nodes as [DataNode, DataNode, DataNode];
+    const id = await ownedBy(m0, 'm1');
+    await post(m0, `/write?id=${id}&n=0&fresh=1`);
+    const merge = await clusterOp(m0, 'merge', id);
+    const get = await clusterOp(m0, 'get', id);
+    const ownerGet = await post(m1, `/bench?op=get&id=${id}&count=200000&concurrency=1`);
+    const redis = await redisOps();
+    const g1 = `(a) ${PAYLOAD_BYTES}-byte attribute, one session owned by another member; latency with 1 in flight, ops/s with ${CONCURRENCY}`;
+    rows.push(
+      { group: g1, name: 'node-redis HSET', ...pick(redis.merge) },
+      { group: g1, name: 'cluster merge (sync, backups 1)', ...pick(merge) },
+      { group: g1, name: 'node-redis HGETALL', ...pick(redis.get) },
+      {
+        group: g1,
+        name: 'cluster get (remote owner, no near cache)',
+        ...pick(get),
+      },
+      {
+        group: g1,
+        name: 'cluster get served by the owner',
+        opsPerSec: ownerGet['opsPerSec']!,
+        note: `${(ownerGet['meanMs']! * 1000).toFixed(2)} µs per get (target < 20 µs)`,
+      },
+    );
+  } finally {
+    await killAll();
+  }
+  if (!full) return withRatios(rows, anchorOf);
+  rows.push(await benchMigration(MIGRATION_SESSIONS));
+  const median = failureDetectionMedian();
+  rows.push({
+    group: '(c) failure detection, 3 members, SIGKILL',
+    name: 'kill -> declared dead by both survivors, median of 10',
+    ...(median === undefined ? { note: 'did not run' } : { p50Ms: median }),
+    note: 'target < 2000 ms (bench/cluster-failure-detection.ts)',
+  });
+  return withRatios(rows, anchorOf);
+}
+
+function anchorOf(row: Row): string | undefined {
+  return row.name.startsWith('cluster merge')
+    ? 'node-redis HSET'
+    : row.name.startsWith('cluster get (remote')
+      ? 'node-redis HGETALL'
+      : undefined;
+}
+
+/**
+ * Migration throughput: three members hold `sessions` sessions of 1 KB (backups 1); a fourth
+ * joins; timed from its start until every member saw the four and no pull or push is left.
+ */
+export async function benchMigration(sessions: number): Promise<Row> {
+  try {
+    const nodes = await startNodes(3, { SM_NEAR_CACHE: '0' });
+    const perNode = Math.ceil(sessions / 3);
+    const filled = Date.now();
+    await Promise.all(nodes.map((n) => post(n, `/fill?count=${perNode}&bytes=1024`)));
+    const fillSeconds = (Date.now() - filled) / 1000;
+    const started = Date.now();
+    const m3 = await startNode('m3', [nodes[0]!.address], { SM_NEAR_CACHE: '0' });
+    await waitConverged([...nodes, m3], 120_000);
+    const seconds = (Date.now() - started) / 1000;
+    const held = (await status(m3)).held;
+    return {
+      group: '(b) scale-out 3 -> 4 with 1 KB sessions (backups 1)',
+      name: `${sessions} sessions; the new member received ${held} copies`,
+      opsPerSec: held / seconds,
+      note: `sessions/s received by the new member, from its start to the end of every pull and push (${seconds.toFixed(1)} s, process start included; filling took ${fillSeconds.toFixed(1)} s)`,
+    };
+  } finally {
+    await killAll();
+  }
+}
+
+function pick(f: Figures): Pick<Row, 'p50Ms' | 'p99Ms' | 'opsPerSec'> {
+  return { p50Ms: f.p50Ms, p99Ms: f.p99Ms, opsPerSec: f.opsPerSec };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { toMarkdown } = await import('./lib/table.js');
+  // `migration [sessions]` runs the scale-out measurement alone; `ops` the operations alone.
+  const [what, count] = process.argv.slice(2);
+  const rows =
+    what === 'migration'
+      ? [await benchMigration(Number(count ?? MIGRATION_SESSIONS))]
+      : await benchCluster(what !== 'ops');
+  console.log(toMarkdown(rows));
+}

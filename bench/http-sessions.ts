@@ -1,0 +1,102 @@
+// Issue 2's benchmark: the cost of a session per request, sessionmesh against express-session
+// and @fastify/session (all with in-memory stores), with bare node:http, Express and Fastify
+// as the ceiling. Each server runs alone in its own process on core 0; wrk runs on core 1.
+//   (a) a new session per request (no cookie sent: the handler creates and writes one)
+//   (b) an existing session: read a counter, increment it, write it back
+import { load, requireWrk } from './lib/wrk.js';
+import { startServer } from './lib/server-process.js';
+import { withRatios, type Row } from './lib/table.js';
+
+const SERVER_CORE = 0;
+const LOAD_CORE = 1;
+
+const ANCHORS: Record<string, string> = {
+  'express + sessionmesh': 'express + express-session',
+  "express + sessionmesh lock:'node'": 'express + express-session',
+  'fastify + sessionmesh': 'fastify + @fastify/session',
+  express: 'node:http',
+  'express + express-session': 'express',
+  'fastify + @fastify/session': 'fastify',
+};
+/** The second ratio the issue asks for: each session variant against its bare framework. */
+const CEILING: Record<string, string> = {
+  'express + sessionmesh': 'express',
+  "express + sessionmesh lock:'node'": 'express',
+  'express + express-session': 'express',
+  'fastify + sessionmesh': 'fastify',
+  'fastify + @fastify/session': 'fastify',
+};
+
+export async function benchHttpSessions(
+  options: { durationS?: number; repeats?: number } = {},
+): Promise<Row[]> {
+  requireWrk();
+  const variants = Object.keys(ANCHORS).concat(['node:http', 'fastify']);
+  const order = [
+    'node:http',
+    'express',
+    'express + express-session',
+    'express + sessionmesh',
+    "express + sessionmesh lock:'node'",
+    'fastify',
+    'fastify + @fastify/session',
+    'fastify + sessionmesh',
+  ];
+  const rows: Row[] = [];
+  for (const name of order.filter((v) => variants.includes(v))) {
+    for (const workload of ['a', 'b'] as const) {
+      const bare = !name.includes('+');
+      if (bare && workload === 'a') continue;
+      const server = await startServer('../servers/session-app.ts', [name], SERVER_CORE);
+      try {
+        const url = `http://127.0.0.1:${server.port}/`;
+        const headers: Record<string, string> = {};
+        if (workload === 'b' && !bare) {
+          const first = await fetch(url);
+          const cookie = first.headers.getSetCookie()[0];
+          if (!cookie) throw new Error(`${name} sent no cookie`);
+          headers.cookie = cookie.split(';')[0]!;
+        }
+        // Warm up the JIT before measuring.
+        await load({ url, headers, durationS: 1, repeats: 1, core: LOAD_CORE });
+        const result = await load({
+          url,
+          headers,
+          durationS: options.durationS ?? 4,
+          repeats: options.repeats ?? 3,
+          core: LOAD_CORE,
+        });
+        const group =
+          workload === 'a'
+            ? '(a) new session per request'
+            : '(b) existing session: read + increment';
+        rows.push({
+          group: bare ? '(b) existing session: read + increment' : group,
+          name,
+          reqPerSec: result.reqPerSec,
+          p50Ms: result.p50Ms,
+          p99Ms: result.p99Ms,
+          ...(result.errors > 0 && { note: `${result.errors} errors` }),
+        });
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  const withAnchors = withRatios(rows, (row) => ANCHORS[row.name]);
+  return withAnchors.map((row) => {
+    const ceiling = CEILING[row.name];
+    const bare =
+      ceiling &&
+      rows.find((r) => r.name === ceiling && r.group === '(b) existing session: read + increment');
+    if (!bare || !row.reqPerSec || row.group !== '(b) existing session: read + increment')
+      return row;
+    const share = `${((row.reqPerSec / bare.reqPerSec!) * 100).toFixed(0)}% of bare ${ceiling}`;
+    return { ...row, note: row.note ? `${row.note}; ${share}` : share };
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { toMarkdown } = await import('./lib/table.js');
+  console.log(toMarkdown(await benchHttpSessions()));
+}

@@ -1,0 +1,86 @@
+// Drives an HTTP server with wrk (Debian package `wrk`) pinned to its own core, and parses
+// req/s and latency percentiles from its --latency report. Runs are repeated; the median is kept.
+import { spawn, spawnSync } from 'node:child_process';
+
+export interface LoadResult {
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+export interface LoadOptions {
+  url: string;
+  headers?: Record<string, string>;
+  connections?: number;
+  durationS?: number;
+  /** Core to pin the load generator to (taskset). */
+  core?: number;
+  repeats?: number;
+}
+
+export function requireWrk(): void {
+  if (spawnSync('wrk', ['--version']).error) {
+    throw new Error(
+      'wrk is not installed: apt-get install -y wrk (the benchmarks use it as the load generator)',
+    );
+  }
+}
+
+export async function load(options: LoadOptions): Promise<LoadResult> {
+  const runs: LoadResult[] = [];
+  for (let i = 0; i < (options.repeats ?? 3); i++) runs.push(await loadOnce(options));
+  runs.sort((a, b) => a.reqPerSec - b.reqPerSec);
+  return runs[Math.floor(runs.length / 2)]!;
+}
+
+function loadOnce(options: LoadOptions): Promise<LoadResult> {
+  const args = [
+    '-t1',
+    `-c${options.connections ?? 50}`,
+    `-d${options.durationS ?? 4}s`,
+    '--latency',
+  ];
+  for (const [name, value] of Object.entries(options.headers ?? {}))
+    args.push('-H', `${name}: ${value}`);
+  args.push(options.url);
+  const command = options.core === undefined ? 'wrk' : 'taskset';
+  const full = options.core === undefined ? args : ['-c', String(options.core), 'wrk', ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, full, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('close', () => {
+      try {
+        resolve(parseWrk(out));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
+
+export function parseWrk(out: string): LoadResult {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  if (!rps) throw new Error(`could not read wrk's output:\n${out}`);
+  const errors = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
+    out,
+  );
+  return {
+    reqPerSec: Number(rps[1]),
+    p50Ms: percentile(out, '50%'),
+    p99Ms: percentile(out, '99%'),
+    errors:
+      (errors ? Number(errors[1]) : 0) +
+      (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
+  };
+}
+
+function percentile(out: string, label: string): number {
+  const match = new RegExp(`^\\s*${label.replace('%', '%')}\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
+  if (!match) return NaN;
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+}

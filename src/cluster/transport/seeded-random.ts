@@ -1,0 +1,15 @@
+// A small seeded PRNG (mulberry32) so a simulation run can be replayed from its printed seed.
+
+export type Random = () => number;
+
+/** Returns a function giving floats in [0, 1), the same sequence for the same seed. */
+export function seededRandom(seed: number): Random {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,4 @@
+// Entry of a proxy worker process forked by workers.ts.
+import { runProxyWorker } from './workers.js';
+
+await runProxyWorker();

@@ -1,0 +1,412 @@
+// Sessions in Redis (standalone, Sentinel or Cluster): one hash per session, merged on the
+// server by a Lua script (redis/scripts.ts) in one round trip; one HGETALL to load, or none
+// with the near cache. Keys, events and the near cache each live in src/store/redis/.
+
+import { channel } from 'node:diagnostics_channel';
+import type { RedisClientType, RedisClusterType, RedisSentinelType } from 'redis';
+import {
+  REDIS_EXPIRED_GRACE_MS,
+  REDIS_MASTERS_REFRESH_MS,
+  REDIS_NEAR_CACHE_MAX_ENTRIES,
+  REDIS_PREFIX,
+  STORE_OPERATION_TIMEOUT_MS,
+  STORE_TOMBSTONE_MIN_MS,
+} from '../defaults.js';
+import {
+  InvalidOptionError,
+  InvalidSessionIdError,
+  StoreClosedError,
+  StoreDurabilityError,
+  StoreUnavailableError,
+} from '../errors.js';
+import { isAlive, type LiveRecord, type SessionRecord } from '../session/record.js';
+import { BaseStore } from './base-store.js';
+import { deltaArguments, decodeHash, decodePrincipal, hashEntries } from './redis/codec.js';
+import {
+  createConnection,
+  isCluster,
+  isServerError,
+  withDeadline,
+  type AnyRedis,
+  type Connection,
+  type RedisClientLike,
+} from './redis/connection.js';
+import { ExpiryListener } from './redis/expiry-listener.js';
+import { createKeyLayout, isStorableId, type KeyLayout } from './redis/keys.js';
+import { NearCache } from './redis/near-cache.js';
+import { CLAIM_EXPIRED, MERGE, type Script } from './redis/scripts.js';
+
+const listenerError = channel('sessionmesh:redis:listener-error');
+
+export interface RedisStoreOptions {
+  /**
+   * A node-redis client: `createClient()`, `createCluster()` or `createSentinel()`, connected.
+   * The store never closes it.
+   */
+  client:
+    | RedisClientType<any, any, any, any, any>
+    | RedisClusterType<any, any, any, any, any>
+    | RedisSentinelType<any, any, any, any, any>;
+  /** Prefix of every key. Default `sm:`. */
+  prefix?: string;
+  /** An operation, retries included, fails with SM_ERR_STORE_UNAVAILABLE after this long. Default 2000. */
+  timeoutMs?: number;
+  /** Listen for expired events on every master. Default true. */
+  events?: boolean;
+  /** Set notify-keyspace-events when the server lacks it (needs CONFIG SET). Default true. */
+  configureKeyspaceEvents?: boolean;
+  /**
+   * Keep the sessions this node reads, invalidated by Redis (RESP3 CLIENT TRACKING), for sticky
+   * deployments. Standalone and Sentinel clients only. Default off.
+   */
+  nearCache?: boolean | { maxEntries?: number };
+  /** Acknowledge a commit only once `replicas` replicas have it (WAIT), or fail after `timeoutMs`. */
+  durability?: { replicas: number; timeoutMs: number };
+  /** How long a dead session's hash outlives its deadline for the expired event. Default 60 s. */
+  expiredGraceMs?: number;
+}
+
+export class RedisStore extends BaseStore {
+  readonly #connection: Connection;
+  readonly #keys: KeyLayout;
+  readonly #timeoutMs: number;
+  readonly #graceMs: number;
+  readonly #durability: { replicas: number; timeoutMs: number } | undefined;
+  readonly #listener: ExpiryListener | undefined;
+  readonly #nearCache: NearCache | undefined;
+  readonly #tracked: RedisClientLike | undefined;
+  #closed = false;
+  /** Resolves once the expiry listener and the near cache's connection are up. */
+  readonly ready: Promise<void>;
+
+  /**
+   * @throws {InvalidOptionError} for a missing client or a bad option.
+   * @example
+   * import { createClient } from 'redis';
+   * import { createRedisStore } from 'sessionmesh/redis';
+   * const client = await createClient({ url: process.env.REDIS_URL }).connect();
+   * const store = await createRedisStore({ client });
+   */
+  constructor(options: RedisStoreOptions) {
+    super();
+    const client = options?.client as AnyRedis | undefined;
+    if (!client || typeof (client as { sendCommand?: unknown }).sendCommand !== 'function') {
+      throw new InvalidOptionError('client', 'a node-redis client, cluster or sentinel', client);
+    }
+    const prefix = options.prefix ?? REDIS_PREFIX;
+    if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
+      throw new InvalidOptionError('prefix', 'a string without braces', prefix);
+    }
+    this.#timeoutMs = positive('timeoutMs', options.timeoutMs ?? STORE_OPERATION_TIMEOUT_MS);
+    this.#graceMs = positive('expiredGraceMs', options.expiredGraceMs ?? REDIS_EXPIRED_GRACE_MS);
+    if (options.durability !== undefined) {
+      const { replicas, timeoutMs } = options.durability;
+      if (!Number.isInteger(replicas) || replicas < 1 || !(timeoutMs > 0)) {
+        throw new InvalidOptionError(
+          'durability',
+          '{ replicas: integer >= 1, timeoutMs > 0 }',
+          options.durability,
+        );
+      }
+      this.#durability = { replicas, timeoutMs };
+    }
+    this.#keys = createKeyLayout(prefix);
+    let connection = createConnection(client);
+    const near = options.nearCache;
+    if (near) {
+      if (isCluster(client))
+        throw new InvalidOptionError('nearCache', 'off with a Redis Cluster client', near);
+      const maxEntries =
+        (typeof near === 'object' && near.maxEntries) || REDIS_NEAR_CACHE_MAX_ENTRIES;
+      if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+        throw new InvalidOptionError('nearCache.maxEntries', 'an integer >= 1', maxEntries);
+      }
+      this.#nearCache = new NearCache(maxEntries);
+      this.#tracked = this.#trackedConnection(client as RedisClientLike, this.#nearCache);
+      connection = createConnection(this.#tracked);
+    }
+    this.#connection = connection;
+    if (options.events !== false) {
+      this.#listener = new ExpiryListener({
+        connection: createConnection(client),
+        keys: this.#keys,
+        timeoutMs: this.#timeoutMs,
+        refreshMs: REDIS_MASTERS_REFRESH_MS,
+        configure: options.configureKeyspaceEvents !== false,
+        onExpiredMarker: (id) => void this.#expired(id),
+      });
+    }
+    this.ready = this.#start();
+    this.ready.catch(() => {});
+  }
+
+  /** Masters where expired events are off: CONFIG SET forbidden and notify-keyspace-events not preset. */
+  get eventsUnavailableOn(): string[] {
+    return [...(this.#listener?.unavailableOn ?? [])];
+  }
+
+  /** Near-cache counters (undefined without a near cache). */
+  get nearCacheStats(): { hits: number; misses: number; size: number } | undefined {
+    const cache = this.#nearCache;
+    return cache && { hits: cache.hits, misses: cache.misses, size: cache.size };
+  }
+
+  async #start(): Promise<void> {
+    if (this.#tracked)
+      await withDeadline('connecting', this.#timeoutMs, () => this.#tracked!.connect());
+    await this.#listener?.start();
+  }
+
+  #trackedConnection(client: RedisClientLike, cache: NearCache): RedisClientLike {
+    const tracked = client.duplicate({ RESP: 3, emitInvalidate: true, clientSideCache: undefined });
+    tracked.on('invalidate', (key: unknown) => {
+      if (key === null) return cache.clear();
+      const id = this.#keys.idOfSession(String(key));
+      if (id !== undefined) cache.invalidate(id);
+    });
+    // Invalidations sent while disconnected are lost, and tracking restarts empty.
+    tracked.on('error', () => cache.clear());
+    tracked.on('ready', () => {
+      cache.clear();
+      // node-redis turns tracking on; NOLOOP spares this connection the invalidations of its
+      // own writes (their result comes back from the merge script instead).
+      tracked.sendCommand(['CLIENT', 'TRACKING', 'ON', 'NOLOOP']).catch(() => cache.clear());
+    });
+    return tracked;
+  }
+
+  protected async readRecord(id: string): Promise<LiveRecord | undefined> {
+    this.#check();
+    if (!isStorableId(id)) return undefined;
+    const cache = this.#nearCache;
+    const cached = cache?.get(id);
+    if (cached) return isAlive(cached, Date.now()) ? copy(cached) : undefined;
+    const epoch = cache?.epoch ?? 0;
+    const key = this.#keys.session(id);
+    const reply = await this.#run('HGETALL', () =>
+      this.#connection.send(key, true, ['HGETALL', key]),
+    );
+    const entries = hashEntries(reply);
+    const record = decodeHash(entries);
+    if (cache && entries.length > 0) cache.set(id, record, epoch);
+    return isAlive(record, Date.now()) ? copy(record) : undefined;
+  }
+
+  protected async mergeRecord(id: string, delta: SessionRecord): Promise<void> {
+    this.#check();
+    if (!isStorableId(id)) throw new InvalidSessionIdError(id);
+    const cache = this.#nearCache;
+    const epoch = cache?.epoch ?? 0;
+    const keys = [this.#keys.session(id), this.#keys.marker(id)];
+    const args = [
+      String(Date.now()),
+      String(this.#graceMs),
+      String(STORE_TOMBSTONE_MIN_MS),
+      cache ? '1' : '0',
+      ...deltaArguments(delta),
+    ];
+    // A merge is idempotent, so a retry after a lost reply (failover, reconnect) is safe.
+    const reply = (await this.#run('merge', () => this.#eval(MERGE, keys, args))) as unknown[];
+    const outcome = Number(reply[0]);
+    if (cache) {
+      if (reply[3]) cache.set(id, decodeHash(hashEntries(reply[3])), epoch);
+      else cache.invalidate(id);
+    }
+    const before = decodePrincipal(String(reply[1] ?? ''));
+    const after = outcome === 1 ? decodePrincipal(String(reply[2] ?? '')) : null;
+    if (before !== after) await this.#reindex(id, before, after);
+    if (outcome === 2) this.emit('destroyed', id);
+  }
+
+  protected async listIds(): Promise<string[]> {
+    this.#check();
+    const masters = await this.#run('listing masters', () => this.#connection.masters());
+    const found = new Set<string>();
+    await Promise.all(
+      masters.map(async (master) => {
+        let cursor = '0';
+        do {
+          const reply = (await this.#run('SCAN', () =>
+            master.send([
+              'SCAN',
+              cursor,
+              'MATCH',
+              this.#keys.sessionPattern,
+              'COUNT',
+              '1000',
+              'TYPE',
+              'hash',
+            ]),
+          )) as [string, string[]];
+          cursor = String(reply[0]);
+          for (const key of reply[1]) {
+            const id = this.#keys.idOfSession(String(key));
+            if (id !== undefined) found.add(id);
+          }
+        } while (cursor !== '0');
+      }),
+    );
+    return this.#alive([...found]);
+  }
+
+  protected async listIdsOfPrincipal(principal: string): Promise<string[]> {
+    this.#check();
+    const key = this.#keys.principal(principal);
+    const members = (await this.#run('SMEMBERS', () =>
+      this.#connection.send(key, true, ['SMEMBERS', key]),
+    )) as string[] | Set<string>;
+    const ids = [...members].map(String);
+    const alive = await this.#alive(ids, principal);
+    const stale = ids.filter((id) => !alive.includes(id));
+    if (stale.length > 0)
+      await this.#run('SREM', () => this.#connection.send(key, false, ['SREM', key, ...stale]));
+    return alive;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#listener?.close();
+    if (this.#tracked) {
+      try {
+        this.#tracked.destroy?.();
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  /** The ids among `ids` whose sessions are alive (and belong to `principal`, when given). */
+  async #alive(ids: string[], principal?: string): Promise<string[]> {
+    const now = Date.now();
+    const fields = ['m:c', 'm:a', 'm:i', 'm:x', 'm:d', 'm:p'];
+    const replies = await Promise.all(
+      ids.map((id) => {
+        const key = this.#keys.session(id);
+        return this.#run('HMGET', () =>
+          this.#connection.send(key, true, ['HMGET', key, ...fields]),
+        );
+      }),
+    );
+    return ids.filter((_, i) => {
+      const values = replies[i] as (string | null)[];
+      const entries = fields.flatMap((f, k): [string, string][] =>
+        values[k] == null ? [] : [[f, String(values[k])]],
+      );
+      const record = decodeHash(entries);
+      if (!isAlive(record, now)) return false;
+      return principal === undefined || record.principal?.v === principal;
+    });
+  }
+
+  async #reindex(id: string, before: string | null, after: string | null): Promise<void> {
+    const work: Promise<unknown>[] = [];
+    if (before !== null) {
+      const key = this.#keys.principal(before);
+      work.push(this.#run('SREM', () => this.#connection.send(key, false, ['SREM', key, id])));
+    }
+    if (after !== null) {
+      const key = this.#keys.principal(after);
+      work.push(this.#run('SADD', () => this.#connection.send(key, false, ['SADD', key, id])));
+    }
+    await Promise.all(work);
+  }
+
+  /** One expired marker heard: the node that claims it fires the event and cleans the index. */
+  async #expired(id: string): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const keys = [this.#keys.session(id), this.#keys.claim(id)];
+      const claimed = await this.#run('claim', () =>
+        this.#eval(CLAIM_EXPIRED, keys, [String(Date.now()), String(this.#graceMs)]),
+      );
+      if (typeof claimed !== 'string') return;
+      this.#nearCache?.invalidate(id);
+      const principal = decodePrincipal(claimed);
+      if (principal !== null) await this.#reindex(id, principal, null);
+      this.emit('expired', id);
+    } catch (error) {
+      if (listenerError.hasSubscribers) listenerError.publish({ id, error });
+    }
+  }
+
+  /** EVALSHA, EVAL when the server does not have the script yet (a restart, a new node). */
+  async #eval(script: Script, keys: string[], args: string[]): Promise<unknown> {
+    const tail = [String(keys.length), ...keys, ...args];
+    const durability = this.#durability;
+    const send = async (command: readonly string[]): Promise<unknown> => {
+      if (!durability) return this.#connection.send(keys[0], false, command);
+      const [reply, acked] = await this.#connection.pipeline(keys[0]!, [
+        command,
+        ['WAIT', String(durability.replicas), String(durability.timeoutMs)],
+      ]);
+      if (Number(acked) < durability.replicas)
+        throw new StoreDurabilityError(Number(acked), durability.replicas);
+      return reply;
+    };
+    try {
+      return await send(['EVALSHA', script.sha, ...tail]);
+    } catch (err) {
+      if (!noScript(err)) throw err;
+      return send(['EVAL', script.source, ...tail]);
+    }
+  }
+
+  /**
+   * Runs `operation` until it succeeds or the deadline passes, retrying what a failover or a
+   * reconnect causes; store operations are reads or idempotent merges, so a retry is safe.
+   */
+  async #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#timeoutMs;
+    let pause = 25;
+    for (;;) {
+      const left = deadline - Date.now();
+      try {
+        return await withDeadline(what, Math.max(1, left), operation);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError) || err instanceof StoreDurabilityError)
+          throw err;
+        if (this.#closed || deadline - Date.now() <= pause) throw err;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(pause * 2, 250);
+      }
+    }
+  }
+
+  #check(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}
+
+/**
+ * A RedisStore whose expiry listener (and near-cache connection) are up.
+ * @throws {StoreUnavailableError} when Redis cannot be reached in time.
+ */
+export async function createRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
+  const store = new RedisStore(options);
+  try {
+    await store.ready;
+  } catch (err) {
+    await store.close();
+    throw err instanceof StoreUnavailableError
+      ? err
+      : new StoreUnavailableError('redis: start failed', { cause: err });
+  }
+  return store;
+}
+
+function noScript(err: unknown): boolean {
+  const message = String((err as Error)?.message ?? '');
+  return message.startsWith('NOSCRIPT') || (isServerError(err) && message.includes('NOSCRIPT'));
+}
+
+function positive(name: string, value: number): number {
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw new InvalidOptionError(name, 'a number > 0', value);
+  }
+  return value;
+}
+
+function copy(record: SessionRecord): LiveRecord {
+  return { ...record, attrs: { ...record.attrs } } as LiveRecord;
+}

@@ -1,0 +1,197 @@
+// One surface over the three node-redis client shapes (a client, a cluster, a sentinel-managed
+// client): send a command routed by its key, pipeline commands on one connection, and reach
+// every master (for SCAN and for keyspace notifications). Every call has a deadline.
+
+import { StoreUnavailableError } from '../../errors.js';
+
+/** The part of a node-redis client (createClient) the store uses. */
+export interface RedisClientLike {
+  sendCommand(args: readonly string[]): Promise<unknown>;
+  multi(): { addCommand(args: readonly string[]): unknown; execAsPipeline(): Promise<unknown[]> };
+  duplicate(overrides?: Record<string, unknown>): RedisClientLike;
+  connect(): Promise<unknown>;
+  close?(): Promise<unknown>;
+  quit?(): Promise<unknown>;
+  destroy?(): void;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  pSubscribe(
+    pattern: string,
+    listener: (message: string, channel: string) => void,
+  ): Promise<unknown>;
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+}
+
+/** The part of a node-redis cluster (createCluster) the store uses. */
+export interface RedisClusterLike {
+  sendCommand(
+    firstKey: string | undefined,
+    isReadonly: boolean | undefined,
+    args: readonly string[],
+  ): Promise<unknown>;
+  multi(routing?: string): {
+    addCommand(
+      firstKey: string | undefined,
+      isReadonly: boolean | undefined,
+      args: readonly string[],
+    ): unknown;
+    execAsPipeline(): Promise<unknown[]>;
+  };
+  readonly masters: readonly { address: string; host: string; port: number }[];
+  nodeClient(node: unknown): Promise<unknown>;
+  readonly isOpen: boolean;
+}
+
+/** The part of a node-redis sentinel client (createSentinel) the store uses. */
+export interface RedisSentinelLike {
+  sendCommand(isReadonly: boolean | undefined, args: readonly string[]): Promise<unknown>;
+  multi(): { addCommand(args: readonly string[]): unknown; execAsPipeline(): Promise<unknown[]> };
+  duplicate(): RedisSentinelLike;
+  connect(): Promise<unknown>;
+  close?(): Promise<unknown>;
+  pSubscribe(
+    pattern: string,
+    listener: (message: string, channel: string) => void,
+  ): Promise<unknown>;
+  readonly isOpen: boolean;
+}
+
+export type AnyRedis = RedisClientLike | RedisClusterLike | RedisSentinelLike;
+
+/** A master of the deployment: a client on it (for SCAN) and a way to open a subscriber. */
+export interface MasterHandle {
+  address: string;
+  send(args: readonly string[]): Promise<unknown>;
+  /** A new connection to this master, for SUBSCRIBE; the caller connects and closes it. */
+  subscriber(): Promise<RedisClientLike | RedisSentinelLike>;
+}
+
+export interface Connection {
+  readonly kind: 'client' | 'cluster' | 'sentinel';
+  send(key: string | undefined, readonly: boolean, args: readonly string[]): Promise<unknown>;
+  /** Commands on the connection that owns `key`, in one write, replies in order (not MULTI). */
+  pipeline(key: string, commands: readonly (readonly string[])[]): Promise<unknown[]>;
+  masters(): Promise<MasterHandle[]>;
+}
+
+export function isCluster(redis: AnyRedis): redis is RedisClusterLike {
+  return typeof (redis as RedisClusterLike).nodeClient === 'function';
+}
+
+function isSentinel(redis: AnyRedis): redis is RedisSentinelLike {
+  return (
+    typeof (redis as { getMasterNode?: unknown }).getMasterNode === 'function' ||
+    redis.constructor?.name === 'RedisSentinel'
+  );
+}
+
+export function createConnection(redis: AnyRedis): Connection {
+  if (isCluster(redis)) {
+    return {
+      kind: 'cluster',
+      send: (key, readonly, args) => redis.sendCommand(key, readonly, args),
+      pipeline(key, commands) {
+        const multi = redis.multi(key);
+        for (const args of commands) multi.addCommand(key, false, args);
+        return multi.execAsPipeline();
+      },
+      async masters() {
+        return Promise.all(
+          redis.masters.map(async (master) => {
+            const client = (await redis.nodeClient(master)) as RedisClientLike;
+            return {
+              address: master.address,
+              send: (args: readonly string[]) => client.sendCommand(args),
+              subscriber: async () => client.duplicate(),
+            };
+          }),
+        );
+      },
+    };
+  }
+  if (isSentinel(redis)) {
+    return {
+      kind: 'sentinel',
+      send: (_key, readonly, args) => redis.sendCommand(readonly, args),
+      pipeline(_key, commands) {
+        const multi = redis.multi();
+        for (const args of commands) multi.addCommand(args);
+        return multi.execAsPipeline();
+      },
+      async masters() {
+        return [
+          {
+            address: 'sentinel-master',
+            send: (args: readonly string[]) => redis.sendCommand(false, args),
+            subscriber: async () => redis.duplicate(),
+          },
+        ];
+      },
+    };
+  }
+  const client = redis as RedisClientLike;
+  return {
+    kind: 'client',
+    send: (_key, _readonly, args) => client.sendCommand(args),
+    pipeline(_key, commands) {
+      const multi = client.multi();
+      for (const args of commands) multi.addCommand(args);
+      return multi.execAsPipeline();
+    },
+    async masters() {
+      return [
+        {
+          address: 'standalone',
+          send: (args: readonly string[]) => client.sendCommand(args),
+          subscriber: async () => client.duplicate(),
+        },
+      ];
+    },
+  };
+}
+
+/**
+ * The operation's result, or StoreUnavailableError once `ms` pass or the client fails: a
+ * disconnected node-redis client queues commands until it reconnects, which must not hang
+ * a request. A Lua script runs whole or not at all, so a timed-out commit wrote all or nothing.
+ */
+export async function withDeadline<T>(
+  what: string,
+  ms: number,
+  operation: () => Promise<T>,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new StoreUnavailableError(`redis: ${what} did not answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([operation(), timeout]);
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) throw err;
+    if (isServerError(err) && !isTransientServerError(err)) throw err;
+    throw new StoreUnavailableError(
+      `redis: ${what} failed: ${(err as Error)?.message ?? String(err)}`,
+      { cause: err },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An error reply (ERR, WRONGTYPE, NOSCRIPT…) as opposed to a connection failure. */
+export function isServerError(err: unknown): boolean {
+  for (let proto = err; proto; proto = Object.getPrototypeOf(proto)) {
+    if ((proto as { constructor?: { name?: string } }).constructor?.name === 'ErrorReply')
+      return true;
+  }
+  return false;
+}
+
+/** Error replies that mean "this node can't take the write now": a failover in progress. */
+export function isTransientServerError(err: unknown): boolean {
+  const message = (err as Error)?.message ?? '';
+  return /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN|LOADING|READONLY|BUSY)/.test(message);
+}

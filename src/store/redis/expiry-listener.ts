@@ -1,0 +1,150 @@
+// Expired events that survive Redis Cluster and a Redis restart. Keyspace notifications are
+// local to the node whose key expired, so the listener subscribes on every master (and follows
+// failovers by refreshing the master list); Redis forgets notify-keyspace-events on restart, so
+// it is set again on every reconnect. Every app node hears each expiry; the claim script lets
+// exactly one of them fire the event.
+
+import { channel } from 'node:diagnostics_channel';
+import type { Connection, MasterHandle, RedisClientLike, RedisSentinelLike } from './connection.js';
+import { withDeadline } from './connection.js';
+import type { KeyLayout } from './keys.js';
+
+const PATTERN = '__keyevent@*__:expired';
+const unavailable = channel('sessionmesh:redis:events-unavailable');
+
+export interface ExpiryListenerOptions {
+  connection: Connection;
+  keys: KeyLayout;
+  timeoutMs: number;
+  refreshMs: number;
+  /** Set notify-keyspace-events when the server lacks it (needs CONFIG SET). */
+  configure: boolean;
+  /** Called for every expired marker key heard, on whichever master. */
+  onExpiredMarker(id: string): void;
+}
+
+interface Subscription {
+  client: RedisClientLike | RedisSentinelLike;
+}
+
+export class ExpiryListener {
+  readonly #options: ExpiryListenerOptions;
+  readonly #subscriptions = new Map<string, Subscription>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Masters where notifications could not be enabled (CONFIG forbidden and not preset). */
+  readonly unavailableOn = new Set<string>();
+
+  constructor(options: ExpiryListenerOptions) {
+    this.#options = options;
+  }
+
+  async start(): Promise<void> {
+    await this.refresh();
+    if (this.#options.connection.kind === 'cluster') {
+      this.#timer = setInterval(() => void this.refresh().catch(() => {}), this.#options.refreshMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** Subscribes on masters not yet listened to and drops those no longer masters. */
+  async refresh(): Promise<void> {
+    const masters = await withDeadline('listing masters', this.#options.timeoutMs, () =>
+      this.#options.connection.masters(),
+    );
+    const addresses = new Set(masters.map((m) => m.address));
+    for (const [address, subscription] of this.#subscriptions) {
+      if (!addresses.has(address)) {
+        this.#subscriptions.delete(address);
+        void closeQuietly(subscription.client);
+      }
+    }
+    await Promise.all(
+      masters.filter((m) => !this.#subscriptions.has(m.address)).map((m) => this.#subscribe(m)),
+    );
+  }
+
+  async #subscribe(master: MasterHandle): Promise<void> {
+    if (this.#closed) return;
+    const client = await master.subscriber();
+    const subscription = { client };
+    this.#subscriptions.set(master.address, subscription);
+    // node-redis re-subscribes after a reconnect; the server may have restarted and forgotten
+    // notify-keyspace-events, so every ready sets it again.
+    (client as RedisClientLike).on('error', () => {});
+    (client as RedisClientLike).on('ready', () => void this.#configure(master));
+    try {
+      await withDeadline('subscribing', this.#options.timeoutMs, async () => {
+        await client.connect();
+        await client.pSubscribe(PATTERN, (key) => {
+          const id = this.#options.keys.idOfMarker(key);
+          if (id !== undefined) this.#options.onExpiredMarker(id);
+        });
+      });
+    } catch (err) {
+      this.#subscriptions.delete(master.address);
+      void closeQuietly(client);
+      throw err;
+    }
+    await this.#configure(master);
+  }
+
+  async #configure(master: MasterHandle): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const reply = await withDeadline('CONFIG GET', this.#options.timeoutMs, () =>
+        master.send(['CONFIG', 'GET', 'notify-keyspace-events']),
+      );
+      const flags = configValue(reply);
+      if (hasExpiredEvents(flags)) {
+        this.unavailableOn.delete(master.address);
+        return;
+      }
+      if (!this.#options.configure) throw new Error('notify-keyspace-events lacks E and x');
+      await withDeadline('CONFIG SET', this.#options.timeoutMs, () =>
+        master.send(['CONFIG', 'SET', 'notify-keyspace-events', withExpiredEvents(flags)]),
+      );
+      this.unavailableOn.delete(master.address);
+    } catch (err) {
+      this.unavailableOn.add(master.address);
+      if (unavailable.hasSubscribers) unavailable.publish({ master: master.address, error: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    const clients = [...this.#subscriptions.values()].map((s) => s.client);
+    this.#subscriptions.clear();
+    await Promise.all(clients.map(closeQuietly));
+  }
+}
+
+function configValue(reply: unknown): string {
+  if (Array.isArray(reply)) return String(reply[1] ?? '');
+  if (reply instanceof Map) return String([...reply.values()][0] ?? '');
+  if (reply && typeof reply === 'object') return String(Object.values(reply)[0] ?? '');
+  return '';
+}
+
+/** E (keyevent channel) and x (expired), where A stands for every class including x. */
+export function hasExpiredEvents(flags: string): boolean {
+  return flags.includes('E') && (flags.includes('x') || flags.includes('A'));
+}
+
+export function withExpiredEvents(flags: string): string {
+  let out = flags;
+  if (!out.includes('E')) out += 'E';
+  if (!out.includes('x') && !out.includes('A')) out += 'x';
+  return out;
+}
+
+async function closeQuietly(client: RedisClientLike | RedisSentinelLike): Promise<void> {
+  try {
+    const c = client as RedisClientLike;
+    if (c.destroy) c.destroy();
+    else await c.close?.();
+  } catch {
+    // already closed
+  }
+}

@@ -1,0 +1,191 @@
+// A cluster member with its data layer, as a child process, for the fault tests and the bench:
+// TCP transport + SWIM membership + createCluster, and a small HTTP control protocol on
+// 127.0.0.1. Arguments: name, seeds (comma-separated, may be empty). Environment:
+// SM_BACKUPS (default 1), SM_WRITE_MODE (sync|async), SM_NEAR_CACHE=0 (no near cache). Reports one JSON line per event on stdout.
+//
+//   POST /write?id=&n=   merges attribute n (a fresh session when absent); 200 once acknowledged
+//   GET  /read?id=       {"n": value or null}
+//   POST /fill?count=&bytes=      new sessions owned by this member (bench)
+//   POST /bench?op=&id=&count=&concurrency=&bytes=   latency of merge/get run in this member
+//   GET  /status         {"ready", "members", "owned", "held"}
+//   GET  /owner?id=      {"owner": the owner of the partition of id, under this member's view}
+// Answers 503 {"code"} when the cluster did not acknowledge. SIGTERM: close() (hand-off), exit.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createCluster } from '../../src/cluster/cluster.js';
+import { createMembership } from '../../src/cluster/membership/membership.js';
+import { createTcpTransport } from '../../src/cluster/transport/tcp-transport.js';
+import { HybridClock } from '../../src/session/hlc.js';
+import type { SessionRecord } from '../../src/session/record.js';
+
+const [name = 'member', seedList = ''] = process.argv.slice(2);
+const backups = Number(process.env['SM_BACKUPS'] ?? 1);
+const writeMode = process.env['SM_WRITE_MODE'] === 'async' ? 'async' : 'sync';
+const clock = new HybridClock(name);
+
+function report(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ ...line, at: Date.now() })}\n`);
+}
+
+// SM_LINKS: {"<peer name>": "host:port"}, the proxy to dial each peer through (partition tests).
+const links = JSON.parse(process.env['SM_LINKS'] ?? '{}') as Record<string, string>;
+const transport = createTcpTransport({
+  name,
+  dialVia: (to) => links[to.name],
+  cluster: 'test-cluster',
+  secret: process.env['SM_CLUSTER_SECRET'] ?? 'test-cluster-secret-0123456789abcdef012',
+});
+const membership = createMembership({ transport, seeds: seedList.split(',').filter(Boolean) });
+for (const event of ['member-dead', 'member-joined', 'member-left', 'member-alive'] as const) {
+  membership.on(event, (m) => report({ type: 'event', event, member: m.name }));
+}
+membership.on('view-changed', (view) =>
+  report({ type: 'view', digest: view.digest, members: view.members.map((m) => m.name) }),
+);
+const cluster = await createCluster({
+  transport,
+  membership,
+  backups,
+  writeMode,
+  ...(process.env['SM_NEAR_CACHE'] === '0' ? { nearCache: false as const } : {}),
+});
+const { map } = cluster;
+
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const id = url.searchParams.get('id') ?? '';
+  try {
+    if (req.method === 'POST' && url.pathname === '/write') {
+      const n = Number(url.searchParams.get('n'));
+      const now = Date.now();
+      const delta: SessionRecord =
+        url.searchParams.get('fresh') === '1'
+          ? { createdAt: now, accessedAt: now, idle: { v: 600_000, t: clock.tick() } }
+          : {};
+      if (url.searchParams.get('fresh') !== '1') {
+        // As a SessionManager does (load, then commit): the new write must sort after the one
+        // it follows, even when that one came through another member in the same millisecond.
+        const previous = (await map.get(id))?.attrs?.['n']?.t;
+        if (previous !== undefined) clock.observe(previous);
+      }
+      delta.attrs = { n: { j: JSON.stringify(n), t: clock.tick() } };
+      await map.merge(id, delta);
+      return send(res, 200, { ok: true });
+    }
+    if (url.pathname === '/read') {
+      const record = await map.get(id);
+      const j = record?.attrs?.['n']?.j;
+      return send(res, 200, { n: j === undefined ? null : JSON.parse(j), exists: !!record });
+    }
+    if (url.pathname === '/owner') {
+      return send(res, 200, { owner: map.table.owner(map.table.partitionOf(id))?.name ?? null });
+    }
+    if (req.method === 'POST' && url.pathname === '/fill') {
+      // `count` new sessions of `bytes` bytes, each owned by this member (key affinity).
+      const count = Number(url.searchParams.get('count') ?? 1000);
+      const payload = JSON.stringify('x'.repeat(Number(url.searchParams.get('bytes') ?? 1024)));
+      for (let i = 0; i < count; i += 100) {
+        await Promise.all(
+          Array.from({ length: Math.min(100, count - i) }, () => {
+            const now = Date.now();
+            return map.merge(cluster.store.generateId(), {
+              createdAt: now,
+              accessedAt: now,
+              idle: { v: 600_000, t: clock.tick() },
+              attrs: { data: { j: payload, t: clock.tick() } },
+            });
+          }),
+        );
+      }
+      return send(res, 200, { held: map.heldSessions });
+    }
+    if (req.method === 'POST' && url.pathname === '/bench') {
+      return send(res, 200, await bench(url.searchParams));
+    }
+    if (url.pathname === '/status') {
+      return send(res, 200, {
+        ready: map.ready,
+        members: map.table.members.map((m) => m.name),
+        owned: map.table.ownedBy(name).length,
+        held: map.heldSessions,
+        migrating: map.migrating,
+        pushing: map.pushing,
+      });
+    }
+    send(res, 404, { code: 'not-found' });
+  } catch (err) {
+    send(res, 503, { code: (err as { code?: string }).code ?? 'error' });
+  }
+}
+
+/**
+ * The benchmark's inner loop, in this member: `op` (merge or get) on session `id`, `count` times
+ * with `concurrency` in flight; latencies in ms. `local=1` reads this member's own copy (owner).
+ */
+async function bench(params: URLSearchParams): Promise<Record<string, number>> {
+  const id = params.get('id') ?? '';
+  const op = params.get('op');
+  const count = Number(params.get('count') ?? 1000);
+  const concurrency = Number(params.get('concurrency') ?? 1);
+  const payload = 'x'.repeat(Number(params.get('bytes') ?? 256));
+  const latencies: number[] = [];
+  let next = 0;
+  const one = async (): Promise<void> => {
+    const i = next++;
+    const start = process.hrtime.bigint();
+    if (op === 'merge') {
+      await map.merge(id, {
+        attrs: {
+          n: { j: String(i), t: clock.tick() },
+          data: { j: JSON.stringify(payload), t: clock.tick() },
+        },
+      });
+    } else await map.get(id);
+    latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
+  };
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await one();
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  return {
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    opsPerSec: count / seconds,
+    meanMs: (seconds * 1000) / count,
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+const http = createServer((req, res) => void handle(req, res));
+http.keepAliveTimeout = 30_000;
+await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+report({
+  type: 'ready',
+  address: transport.self.address,
+  http: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+});
+
+let stopping = false;
+process.on('SIGTERM', () => {
+  if (stopping) return;
+  stopping = true;
+  void (async () => {
+    const started = Date.now();
+    await cluster.close();
+    report({ type: 'closed', ms: Date.now() - started });
+    http.closeAllConnections();
+    process.exit(0);
+  })();
+});
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0)); // the parent went away

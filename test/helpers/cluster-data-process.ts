@@ -1,0 +1,255 @@
+// Cluster members with their data layer as child processes (test/helpers/cluster-data-node.ts),
+// and a load driver that writes increasing counter values through random members, recording
+// every acknowledged value. Every child is tracked so an after hook can SIGKILL it by pid.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export interface Report {
+  type: string;
+  at: number;
+  [key: string]: unknown;
+}
+
+export interface DataNode {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly reports: Report[];
+  address: string;
+  http: string;
+  readonly exited: Promise<void>;
+  waitFor(match: (r: Report) => boolean, timeoutMs: number, what?: string): Promise<Report>;
+  /** SIGKILL (after SIGCONT, in case it is stopped); resolves when it exited. */
+  kill(): Promise<void>;
+  /** SIGTERM, then waits for the exit (the hand-off); SIGKILL after `timeoutMs`. */
+  terminate(timeoutMs?: number): Promise<void>;
+}
+
+const script = fileURLToPath(new URL('./cluster-data-node.ts', import.meta.url));
+
+/** Every node started by this process, for the after hooks. */
+export const started: DataNode[] = [];
+
+export async function killAll(): Promise<void> {
+  await Promise.all(started.map((n) => n.kill()));
+}
+
+export async function startNode(
+  name: string,
+  seeds: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<DataNode> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, name, seeds.join(',')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  const reports: Report[] = [];
+  const waiters = new Set<() => void>();
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      reports.push(JSON.parse(line) as Report);
+    } catch {
+      return;
+    }
+    for (const w of [...waiters]) w();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  const node: DataNode = {
+    name,
+    child,
+    reports,
+    address: '',
+    http: '',
+    exited,
+    waitFor(match, ms, what = 'a report') {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = reports.find(match);
+          if (found === undefined) return;
+          cleanup();
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`${name}: no ${what} within ${ms} ms`));
+        }, ms);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async kill() {
+      if (gone()) return;
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async terminate(ms = 20_000) {
+      if (gone()) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  started.push(node);
+  const ready = await node.waitFor((r) => r.type === 'ready', timeoutMs, 'ready');
+  node.address = ready['address'] as string;
+  node.http = ready['http'] as string;
+  return node;
+}
+
+export async function status(node: DataNode): Promise<{
+  ready: boolean;
+  members: string[];
+  owned: number;
+  held: number;
+  migrating: number;
+  pushing: number;
+}> {
+  const res = await fetch(`${node.http}/status`, { signal: AbortSignal.timeout(2000) });
+  return (await res.json()) as never;
+}
+
+/** Waits until every node sees exactly `names` and has no migration in flight. */
+export async function waitConverged(nodes: DataNode[], timeoutMs = 20_000): Promise<void> {
+  const names = nodes
+    .map((n) => n.name)
+    .sort()
+    .join();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const all = await Promise.all(nodes.map((n) => status(n).catch(() => undefined)));
+    if (
+      all.every(
+        (s) => s && s.ready && s.members.join() === names && s.migrating === 0 && s.pushing === 0,
+      )
+    )
+      return;
+    if (Date.now() > deadline)
+      throw new Error(`cluster did not converge to ${names}: ${JSON.stringify(all)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startNodes(
+  count: number,
+  env: Record<string, string> = {},
+): Promise<DataNode[]> {
+  const seed = await startNode('m0', [], env);
+  const rest = await Promise.all(
+    Array.from({ length: count - 1 }, (_, i) => startNode(`m${i + 1}`, [seed.address], env)),
+  );
+  const nodes = [seed, ...rest];
+  await waitConverged(nodes);
+  return nodes;
+}
+
+interface Tracked {
+  id: string;
+  /** Highest acknowledged value. */
+  acked: number;
+  /** Highest value sent (acknowledged or not): the next one is higher. */
+  written: number;
+}
+
+export interface LoadStats {
+  acked: number;
+  /** Acknowledged writes by the member that took them. */
+  ackedBy: Record<string, number>;
+  errors: number;
+  /** Errors by kind: the code of a 503, or the name of a network error. */
+  byKind: Record<string, number>;
+}
+
+/**
+ * Writes increasing values of counter `n` into `sessions` sessions, `concurrency` at a time, each
+ * through a random member of `targets()` (re-read for every write), until stop() is called.
+ */
+export class LoadDriver {
+  readonly sessions: Tracked[];
+  readonly stats: LoadStats = { acked: 0, ackedBy: {}, errors: 0, byKind: {} };
+  readonly #targets: () => DataNode[];
+  #running = true;
+  readonly #done: Promise<void>;
+
+  constructor(sessions: number, concurrency: number, targets: () => DataNode[]) {
+    this.sessions = Array.from({ length: sessions }, () => ({
+      id: randomBytes(24).toString('base64url'),
+      acked: 0,
+      written: 0,
+    }));
+    this.#targets = targets;
+    // Worker w writes sessions w, w+c, w+2c...: no session is written by two workers at once.
+    this.#done = Promise.all(
+      Array.from({ length: concurrency }, (_, w) =>
+        (async () => {
+          for (let i = w; this.#running; i += concurrency) {
+            await this.#write(this.sessions[i % this.sessions.length]!);
+          }
+        })(),
+      ),
+    ).then(() => undefined);
+  }
+
+  async #write(session: Tracked): Promise<void> {
+    const targets = this.#targets();
+    const node = targets[Math.floor(Math.random() * targets.length)]!;
+    const n = ++session.written;
+    const fresh = session.acked === 0 ? '&fresh=1' : '';
+    try {
+      const res = await fetch(`${node.http}/write?id=${session.id}&n=${n}${fresh}`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(12_000),
+      });
+      const body = (await res.json()) as { code?: string };
+      if (res.status === 200) {
+        session.acked = Math.max(session.acked, n);
+        this.stats.acked++;
+        this.stats.ackedBy[node.name] = (this.stats.ackedBy[node.name] ?? 0) + 1;
+      } else this.#error(body.code ?? String(res.status));
+    } catch (err) {
+      this.#error((err as Error).name);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  #error(kind: string): void {
+    this.stats.errors++;
+    this.stats.byKind[kind] = (this.stats.byKind[kind] ?? 0) + 1;
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#done;
+  }
+}
+
+/** Reads every session through `node`; returns the sessions whose value is below their acked one. */
+export async function findLosses(
+  node: DataNode,
+  sessions: Tracked[],
+): Promise<{ id: string; acked: number; value: number | null }[]> {
+  const lost: { id: string; acked: number; value: number | null }[] = [];
+  for (let i = 0; i < sessions.length; i += 50) {
+    await Promise.all(
+      sessions.slice(i, i + 50).map(async (s) => {
+        if (s.acked === 0) return;
+        const res = await fetch(`${node.http}/read?id=${s.id}`, {
+          signal: AbortSignal.timeout(12_000),
+        });
+        const body = (await res.json()) as { n: number | null };
+        if (res.status !== 200 || body.n === null || body.n < s.acked)
+          lost.push({ id: s.id, acked: s.acked, value: body.n });
+      }),
+    );
+  }
+  return lost;
+}
