@@ -109,7 +109,12 @@ describe('PostgresStore', () => {
       'the old attributes are gone',
     );
     await store.cleanup();
-    assert.deepEqual(heard, [id], 'the cleanup fires no second event');
+    // Other tests share the schema, so the cleanup may retire their rows: count only this id.
+    assert.deepEqual(
+      heard.filter((expired) => expired === id),
+      [id],
+      'the cleanup fires no second event',
+    );
     await store.close();
   });
 
@@ -126,7 +131,10 @@ describe('PostgresStore', () => {
     assert.equal(await store.get(id), undefined);
     assert.deepEqual(await store.ids().then((ids) => ids.includes(id)), false);
     await store.cleanup();
-    assert.deepEqual(heard, []);
+    assert.deepEqual(
+      heard.filter((expired) => expired === id),
+      [],
+    );
     await store.close();
   });
 
