@@ -5,6 +5,7 @@
 //
 //   POST /write?id=&n=   merges attribute n (a fresh session when absent); 200 once acknowledged
 //   GET  /read?id=       {"n": value or null}
+//   GET  /local?id=      {"n", "t"}: this member's own copy, whatever its role (diagnostics)
 //   POST /fill?count=&bytes=      new sessions owned by this member (bench)
 //   POST /bench?op=&id=&count=&concurrency=&bytes=   latency of merge/get run in this member
 //   GET  /status         {"ready", "members", "owned", "held"}
@@ -69,14 +70,23 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         const previous = (await map.get(id))?.attrs?.['n']?.t;
         if (previous !== undefined) clock.observe(previous);
       }
-      delta.attrs = { n: { j: JSON.stringify(n), t: clock.tick() } };
+      const t = clock.tick();
+      delta.attrs = { n: { j: JSON.stringify(n), t } };
       await map.merge(id, delta);
-      return send(res, 200, { ok: true });
+      return send(res, 200, { ok: true, t });
     }
     if (url.pathname === '/read') {
       const record = await map.get(id);
       const j = record?.attrs?.['n']?.j;
       return send(res, 200, { n: j === undefined ? null : JSON.parse(j), exists: !!record });
+    }
+    if (url.pathname === '/local') {
+      const attr = map.localCopy(id)?.attrs?.['n'];
+      return send(
+        res,
+        200,
+        attr ? { n: JSON.parse(attr.j ?? 'null') as unknown, t: attr.t } : { n: null },
+      );
     }
     if (url.pathname === '/owner') {
       return send(res, 200, { owner: map.table.owner(map.table.partitionOf(id))?.name ?? null });

@@ -158,6 +158,14 @@ interface Tracked {
   acked: number;
   /** Highest value sent (acknowledged or not): the next one is higher. */
   written: number;
+  /** The last writes: value, member, stamp (when acknowledged) or error, and when. */
+  history: {
+    n: number;
+    by: string;
+    t?: string | undefined;
+    error?: string | undefined;
+    at: number;
+  }[];
 }
 
 export interface LoadStats {
@@ -185,17 +193,21 @@ export class LoadDriver {
       id: randomBytes(24).toString('base64url'),
       acked: 0,
       written: 0,
+      history: [],
     }));
     this.#targets = targets;
-    // Worker w writes sessions w, w+c, w+2c...: no session is written by two workers at once.
+    // Worker w owns sessions w, w+c, w+2c... and cycles through them: no session is ever
+    // written by two workers at once. (Two writes in flight at once are concurrent: the later
+    // stamp wins, which need not be the higher value, so "the last acknowledged value" would
+    // not be well defined.)
     this.#done = Promise.all(
-      Array.from({ length: concurrency }, (_, w) =>
-        (async () => {
-          for (let i = w; this.#running; i += concurrency) {
-            await this.#write(this.sessions[i % this.sessions.length]!);
-          }
-        })(),
-      ),
+      Array.from({ length: concurrency }, (_, w) => {
+        const own = this.sessions.filter((_, i) => i % concurrency === w);
+        return (async () => {
+          for (let k = 0; this.#running && own.length > 0; k++)
+            await this.#write(own[k % own.length]!);
+        })();
+      }),
     ).then(() => undefined);
   }
 
@@ -209,13 +221,15 @@ export class LoadDriver {
         method: 'POST',
         signal: AbortSignal.timeout(12_000),
       });
-      const body = (await res.json()) as { code?: string };
+      const body = (await res.json()) as { code?: string; t?: string };
+      remember(session, { n, by: node.name, t: body.t, error: body.code, at: Date.now() });
       if (res.status === 200) {
         session.acked = Math.max(session.acked, n);
         this.stats.acked++;
         this.stats.ackedBy[node.name] = (this.stats.ackedBy[node.name] ?? 0) + 1;
       } else this.#error(body.code ?? String(res.status));
     } catch (err) {
+      remember(session, { n, by: node.name, error: (err as Error).name, at: Date.now() });
       this.#error((err as Error).name);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -232,12 +246,31 @@ export class LoadDriver {
   }
 }
 
+function remember(session: Tracked, write: Tracked['history'][number]): void {
+  session.history.push(write);
+  if (session.history.length > 4) session.history.shift();
+}
+
+export interface Loss {
+  id: string;
+  acked: number;
+  value: number | null;
+  history: Tracked['history'];
+}
+
+/** Each member's own copy of a lost session (value and stamp), for the diagnostics. */
+export async function localCopies(nodes: DataNode[], id: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const node of nodes) {
+    const res = await fetch(`${node.http}/local?id=${id}`, { signal: AbortSignal.timeout(5000) });
+    out[node.name] = await res.json();
+  }
+  return out;
+}
+
 /** Reads every session through `node`; returns the sessions whose value is below their acked one. */
-export async function findLosses(
-  node: DataNode,
-  sessions: Tracked[],
-): Promise<{ id: string; acked: number; value: number | null }[]> {
-  const lost: { id: string; acked: number; value: number | null }[] = [];
+export async function findLosses(node: DataNode, sessions: Tracked[]): Promise<Loss[]> {
+  const lost: Loss[] = [];
   for (let i = 0; i < sessions.length; i += 50) {
     await Promise.all(
       sessions.slice(i, i + 50).map(async (s) => {
@@ -247,7 +280,7 @@ export async function findLosses(
         });
         const body = (await res.json()) as { n: number | null };
         if (res.status !== 200 || body.n === null || body.n < s.acked)
-          lost.push({ id: s.id, acked: s.acked, value: body.n });
+          lost.push({ id: s.id, acked: s.acked, value: body.n, history: s.history });
       }),
     );
   }
