@@ -42,10 +42,16 @@ export async function startNode(
   env: Record<string, string> = {},
   timeoutMs = 15_000,
 ): Promise<DataNode> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, name, seeds.join(',')], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
+  // SM_NODE_ARGS: extra node flags for the members, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env['SM_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', script, name, seeds.join(',')],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    },
+  );
   const reports: Report[] = [];
   const waiters = new Set<() => void>();
   createInterface({ input: child.stdout! }).on('line', (line) => {
