@@ -2,7 +2,8 @@
 // (test/helpers/cluster-data-node.ts). Merge (sync, backups 1) and get from one member to a
 // session owned by another, against node-redis HSET/HGETALL on the local Redis with the same
 // payload; a get served by the owner; failure detection (bench/cluster-failure-detection.ts);
-// migration throughput on scale-out 3 -> 4.
+// migration throughput on scale-out 3 -> 4; Express + ClusterStore against connect-redis
+// (bench/cluster-http.ts).
 // Run alone: node --import tsx bench/cluster.ts
 
 import { spawnSync } from 'node:child_process';
@@ -18,6 +19,7 @@ import {
   type DataNode,
 } from '../test/helpers/cluster-data-process.js';
 import { withRatios, type Row } from './lib/table.js';
+import { benchClusterHttp } from './cluster-http.js';
 
 const PAYLOAD_BYTES = 256;
 const LATENCY_OPS = 3000;
@@ -148,6 +150,7 @@ export async function benchCluster(full = true): Promise<Row[]> {
     await killAll();
   }
   if (!full) return withRatios(rows, anchorOf);
+  const http = await benchClusterHttp();
   rows.push(await benchMigration(MIGRATION_SESSIONS));
   const median = failureDetectionMedian();
   rows.push({
@@ -156,7 +159,7 @@ export async function benchCluster(full = true): Promise<Row[]> {
     ...(median === undefined ? { note: 'did not run' } : { p50Ms: median }),
     note: 'target < 2000 ms (bench/cluster-failure-detection.ts)',
   });
-  return withRatios(rows, anchorOf);
+  return [...withRatios(rows, anchorOf), ...http];
 }
 
 function anchorOf(row: Row): string | undefined {
