@@ -155,6 +155,17 @@ export const MEMBERSHIP_RECONNECT_INTERVAL_MS = 1_000;
 /** A graceful leave waits at most this long for its announcements to be acknowledged. */
 export const MEMBERSHIP_LEAVE_TIMEOUT_MS = 500;
 
+/**
+ * A dead member is forgotten this long after it was declared dead: until then heal syncs try
+ * it (a split that heals within the hour rejoins by itself); after it, a cluster whose members
+ * come and go under new names (one per deploy) does not keep, probe or sync them forever.
+ * Serf keeps failed members 24 h, memberlist reaps them after its GossipToTheDeadTime (30 s).
+ */
+export const MEMBERSHIP_DEAD_RETENTION_MS = 3_600_000;
+
+/** A member that left is forgotten this long after its leave: its goodbye has long spread. */
+export const MEMBERSHIP_LEFT_RETENTION_MS = 60_000;
+
 /** Highest Lifeguard local-health score: probe interval and timeout stretch up to (1 + this) times. */
 export const MEMBERSHIP_AWARENESS_MAX = 8;
 

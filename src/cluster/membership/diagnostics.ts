@@ -30,4 +30,6 @@ export interface MembershipStats {
   /** Probe rounds whose failure was ignored because this member itself was paused or blocked. */
   pausesDetected: number;
   malformedRecords: number;
+  /** Dead or left members dropped from the member list after their retention. */
+  forgotten: number;
 }

@@ -150,6 +150,40 @@ describe('SWIM membership (in-memory network)', () => {
     );
   });
 
+  it('forgets dead and left members after their retention, and no one teaches them back', async () => {
+    const net = createMemoryNetwork({ seed: 9 });
+    const retention = { deadRetentionMs: 1500, leftRetentionMs: 300, reconnectIntervalMs: 100 };
+    const cluster = await startCluster(net, 4, retention);
+    await until('converge', () => converged(cluster, ['m0', 'm1', 'm2', 'm3']), 3000);
+    const known = (n: Node): string[] =>
+      n.membership
+        .members()
+        .map((m) => m.name)
+        .sort();
+    await cluster[3]!.membership.leave();
+    const crashed = cluster[2]!;
+    crashed.membership.close();
+    await crashed.transport.close();
+    const survivors = cluster.slice(0, 2);
+    await until('m2 dead, m3 left', () => converged(survivors, ['m0', 'm1']), 2500);
+    // The one that left goes first; the dead one is kept (heal syncs try it) until its retention.
+    await until('m3 forgotten', () => survivors.every((n) => !known(n).includes('m3')), 1500);
+    assert.ok(
+      survivors.every((n) => known(n).includes('m2')),
+      'm2 is remembered for a while',
+    );
+    await until('m2 forgotten', () => survivors.every((n) => known(n).join() === 'm0,m1'), 3000);
+    // A member joining later learns of neither, and gossip or syncs do not bring them back.
+    survivors.push(await startNode(net, 'm4', ['m0'], retention));
+    await until('m4 joined', () => converged(survivors, ['m0', 'm1', 'm4']), 3000);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(
+      survivors.map((n) => known(n).join()),
+      ['m0,m1,m4', 'm0,m1,m4', 'm0,m1,m4'],
+    );
+    assert.ok(survivors[0]!.membership.stats().forgotten >= 2);
+  });
+
   it('after a 2|1 partition heals, both sides take each other back and views converge', async () => {
     const net = createMemoryNetwork({ seed: 6 });
     const cluster = await startCluster(net, 3);

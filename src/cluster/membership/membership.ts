@@ -8,6 +8,8 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import {
   MEMBERSHIP_AWARENESS_MAX,
+  MEMBERSHIP_DEAD_RETENTION_MS,
+  MEMBERSHIP_LEFT_RETENTION_MS,
   MEMBERSHIP_INDIRECT_CHECKS,
   MEMBERSHIP_LEAVE_TIMEOUT_MS,
   MEMBERSHIP_MAX_GOSSIP_PER_MESSAGE,
@@ -57,6 +59,10 @@ export interface MembershipOptions {
   reconnectIntervalMs?: number;
   leaveTimeoutMs?: number;
   awarenessMax?: number;
+  /** How long a dead member is remembered (heal syncs try it); then it is forgotten. */
+  deadRetentionMs?: number;
+  /** How long a member that left is remembered; then it is forgotten. */
+  leftRetentionMs?: number;
   /** Random source (a seeded one replays a simulation). */
   random?: () => number;
 }
@@ -88,6 +94,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   readonly #random: () => number;
   readonly #members = new Map<string, Member>();
   readonly #suspicions = new Map<string, Suspicion>();
+  /** When each dead or left member went down: it is forgotten after its retention. */
+  readonly #downSince = new Map<string, number>();
   readonly #gossip = new GossipQueue();
   #self: Member;
   #probeOrder: string[] = [];
@@ -105,6 +113,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     refutations: 0,
     pausesDetected: 0,
     malformedRecords: 0,
+    forgotten: 0,
   };
 
   constructor(options: MembershipOptions) {
@@ -133,6 +142,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
       reconnectIntervalMs: num('reconnectIntervalMs', MEMBERSHIP_RECONNECT_INTERVAL_MS, 1),
       leaveTimeoutMs: num('leaveTimeoutMs', MEMBERSHIP_LEAVE_TIMEOUT_MS, 1),
       awarenessMax: num('awarenessMax', MEMBERSHIP_AWARENESS_MAX, 0),
+      deadRetentionMs: num('deadRetentionMs', MEMBERSHIP_DEAD_RETENTION_MS, 1),
+      leftRetentionMs: num('leftRetentionMs', MEMBERSHIP_LEFT_RETENTION_MS, 1),
     };
     if (this.#s.suspicionMaxMs < this.#s.suspicionMinMs) {
       throw new InvalidOptionError(
@@ -381,6 +392,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   async #reconnect(): Promise<void> {
     if (!this.#running) return;
+    this.#forgetDown();
     const others = [...this.#members.values()];
     if (!others.some(isLive)) await this.#joinSeeds();
     const dead = others.filter((m) => m.state === 'dead');
@@ -396,6 +408,21 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.#applyAll(reply['members']);
     } catch {
       // still dead
+    }
+  }
+
+  /** Forgets the dead and left members whose retention passed (they are in no view already). */
+  #forgetDown(): void {
+    const now = Date.now();
+    for (const [name, since] of this.#downSince) {
+      const member = this.#members.get(name);
+      const retention =
+        member?.state === 'left' ? this.#s.leftRetentionMs : this.#s.deadRetentionMs;
+      if (member !== undefined && !isLive(member) && now - since < retention) continue;
+      this.#downSince.delete(name);
+      if (member === undefined || isLive(member)) continue;
+      this.#members.delete(name);
+      this.#stats.forgotten++;
     }
   }
 
@@ -439,12 +466,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
       }
       return;
     }
-    if (current === undefined && !isLive(update)) {
-      // A member we never saw alive: remember it (heal syncs may find it), no event.
-      this.#members.set(update.name, update);
-      return;
-    }
+    // A member we never saw alive, reported dead or gone: nothing to do with it. (Remembering
+    // it would let members that forgot it teach each other about it again, forever.)
+    if (current === undefined && !isLive(update)) return;
     this.#members.set(update.name, update);
+    if (isLive(update)) this.#downSince.delete(update.name);
+    else if (current === undefined || isLive(current) || current.state !== update.state)
+      this.#downSince.set(update.name, Date.now());
     this.#gossip.enqueue(
       toRecord(update, update.state === 'suspect' ? (by ?? this.#self.name) : undefined),
     );
