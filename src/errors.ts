@@ -122,6 +122,16 @@ export class NotOwnerError extends RetryableError {
   }
 }
 
+/**
+ * A session lock (`lock: 'cluster'`) was not granted within its wait bound: other requests of the
+ * session held it all along, or its owner could not be reached. The adapters answer 503.
+ */
+export class LockTimeoutError extends SessionMeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SM_ERR_LOCK_TIMEOUT', message, options);
+  }
+}
+
 /** A peer sent a cluster message whose body is not what the protocol allows; nothing was changed. */
 export class ClusterProtocolError extends SessionMeshError {
   constructor(message: string) {

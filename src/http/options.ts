@@ -38,8 +38,11 @@ export interface SessionOptions extends Pick<
   unset?: 'keep' | 'destroy';
   /** Read and send the session token in this header instead of a cookie (API and mobile clients), e.g. 'x-session-id'. */
   header?: string;
-  /** 'node': serialize the requests of one session on this node. Default 'none'. */
-  lock?: 'none' | 'node';
+  /**
+   * 'node': serialize the requests of one session on this node; 'cluster': across the cluster,
+   * with a store that has a lock (ClusterStore). Default 'none'.
+   */
+  lock?: 'none' | 'node' | 'cluster';
   /** Where failed commits and store outages are reported. Default: a line on stderr. */
   logger?: Logger;
 }

@@ -38,7 +38,7 @@ export interface RequestFacts {
 
 export interface Opened {
   readonly session: Session;
-  /** Releases the per-session lock (`lock: 'node'`) once the response is done. */
+  /** Releases the per-session lock (`lock: 'node'` or `'cluster'`) once the response is done. */
   readonly release: (() => void) | undefined;
 }
 
@@ -53,7 +53,9 @@ export class SessionHttp {
   readonly saveUninitialized: boolean;
   readonly unset: 'keep' | 'destroy';
   readonly proxy: boolean | undefined;
+  /** Whether requests of one session are serialized (`lock: 'node'` or `'cluster'`). */
   readonly lock: boolean;
+  readonly #acquire: (id: string) => Promise<() => void>;
   readonly logger: Logger;
   readonly genid: ((req: unknown) => string) | undefined;
 
@@ -95,9 +97,18 @@ export class SessionHttp {
     this.unset = unset;
     this.proxy = options.proxy;
     const lock = options.lock ?? 'none';
-    if (lock !== 'none' && lock !== 'node')
-      throw new InvalidOptionError('lock', "'none' or 'node'", lock);
-    this.lock = lock === 'node';
+    if (lock !== 'none' && lock !== 'node' && lock !== 'cluster')
+      throw new InvalidOptionError('lock', "'none', 'node' or 'cluster'", lock);
+    const { store } = this;
+    if (lock === 'cluster' && typeof store.lock !== 'function') {
+      throw new InvalidOptionError(
+        'lock',
+        "'cluster' only with a store that has a lock (ClusterStore)",
+        lock,
+      );
+    }
+    this.lock = lock !== 'none';
+    this.#acquire = lock === 'cluster' ? (id) => store.lock!(id) : (id) => this.manager.lock(id);
     this.logger = options.logger ?? stderrLogger;
     this.genid = options.genid;
   }
@@ -147,7 +158,7 @@ export class SessionHttp {
   }
 
   async #openAsync(ref: SessionRef, data: Record<string, unknown>, req: unknown): Promise<Opened> {
-    const release = this.lock ? await this.manager.lock(ref.id) : undefined;
+    const release = this.lock ? await this.#acquire(ref.id) : undefined;
     let session: Session | undefined;
     try {
       session = await this.manager.load(ref, data);

@@ -41,6 +41,12 @@ export interface SessionStore extends EventEmitter {
   generateId?(): string;
   /** The routes a cookie of this session should carry now (the cluster: its owner, then backups). */
   routesOf?(id: string): readonly string[];
+  /**
+   * A lock of one session held across every process that uses this store (ClusterStore: a lease
+   * at the session's owner, `lock: 'cluster'`); resolves, once granted, to its release.
+   * @throws {LockTimeoutError} when it was not granted within `waitMs`.
+   */
+  lock?(id: string, options?: { leaseMs?: number; waitMs?: number }): Promise<() => void>;
 }
 
 // Every SessionStore is what the SessionManager needs; this line fails to compile otherwise.

@@ -33,8 +33,8 @@ app.get('/', async (req, res) => {
 session({});
 // @ts-expect-error sameSite takes 'lax' | 'strict' | 'none' | boolean
 session({ secret, cookie: { sameSite: 'sometimes' } });
-// @ts-expect-error lock is 'none' | 'node'
-const badLock: SessionOptions = { secret, lock: 'cluster' };
+// @ts-expect-error lock is 'none' | 'node' | 'cluster'
+const badLock: SessionOptions = { secret, lock: 'everywhere' };
 void badLock;
 
 const fastify = Fastify();
