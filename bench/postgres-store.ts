@@ -3,11 +3,12 @@
 // afterwards), the same read+increment workload on one existing session.
 import { fileURLToPath } from 'node:url';
 import { toMarkdown, withRatios, type Row } from './lib/table.js';
-import { measure } from './redis-store.js';
+import { measure, REFERENCE, SESSIONS } from './redis-store.js';
 import { createTestSchema } from '../test/helpers/postgres-schema.js';
 import { POSTGRES_URL } from '../test/helpers/postgres-schema.js';
 
 const GROUP = 'Express, existing session: read + increment, PostgreSQL on 127.0.0.1';
+const GROUP_MANY = `Express, ${SESSIONS} sessions in turn: read + increment, PostgreSQL on 127.0.0.1`;
 const ANCHOR = 'express-session + connect-pg-simple';
 
 export async function benchPostgresStore(
@@ -18,8 +19,11 @@ export async function benchPostgresStore(
   process.env.PG_SCHEMA = schema.name;
   const rows: Row[] = [];
   try {
-    for (const variant of [ANCHOR, 'sessionmesh + postgres'])
-      rows.push(await measure(variant, GROUP, options));
+    for (const sessions of [1, SESSIONS]) {
+      const group = sessions === 1 ? GROUP : GROUP_MANY;
+      for (const variant of [ANCHOR, 'sessionmesh + postgres', REFERENCE])
+        rows.push(await measure(variant, group, { ...options, sessions }));
+    }
   } finally {
     await schema.drop();
   }

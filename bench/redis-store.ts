@@ -2,15 +2,28 @@
 // near cache) against Express + express-session + connect-redis, the same redis-server, the
 // same read+increment workload on one existing session. The app runs on core 0, wrk on core 1,
 // redis-server unpinned. `benchRedisStore()` returns the rows for bench/run.ts.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './lib/server-process.js';
-import { load, requireWrk } from './lib/wrk.js';
+import { load, parseWrk, requireWrk, type LoadResult } from './lib/wrk.js';
 import { toMarkdown, withRatios, type Row } from './lib/table.js';
 import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
 
 const GROUP = 'Express, existing session: read + increment, one redis-server';
 const ANCHOR = 'express-session + connect-redis';
 const VARIANTS = [ANCHOR, 'sessionmesh + redis', 'sessionmesh + redis near cache'];
+/** The adapter over an in-process store: the ceiling of any store under the same app. */
+export const REFERENCE = 'sessionmesh + memory';
+/**
+ * The second workload: every request takes the next of this many sessions, so two requests
+ * of one session are rarely in flight together and the store's write combining
+ * (src/store/merge-coalescer.ts) cannot help; the first workload is one hot session.
+ */
+export const SESSIONS = 200;
+const GROUP_MANY = `Express, ${SESSIONS} sessions in turn: read + increment, one redis-server`;
 
 export async function benchRedisStore(
   options: { durationS?: number; repeats?: number } = {},
@@ -20,45 +33,101 @@ export async function benchRedisStore(
   process.env.REDIS_URL = redis.url;
   const rows: Row[] = [];
   try {
-    for (const variant of VARIANTS) rows.push(await measure(variant, GROUP, options));
+    for (const sessions of [1, SESSIONS]) {
+      const group = sessions === 1 ? GROUP : GROUP_MANY;
+      for (const variant of [...VARIANTS, REFERENCE])
+        rows.push(await measure(variant, group, { ...options, sessions }));
+    }
   } finally {
     await stopRedis(redis);
   }
   return withRatios(rows, (row) => (row.name === ANCHOR ? undefined : ANCHOR));
 }
 
-/** One variant of bench/redis-app.ts under wrk, on an existing session. */
+/**
+ * One variant of bench/redis-app.ts under wrk, on existing sessions: one (every connection
+ * sends the same cookie) or `sessions` taken in turn, request by request.
+ */
 export async function measure(
   variant: string,
   group: string,
-  options: { durationS?: number; repeats?: number },
+  options: { durationS?: number; repeats?: number; sessions?: number },
 ): Promise<Row> {
   const server = await startServer('../redis-app.ts', [variant], 0);
   try {
     const url = `http://127.0.0.1:${server.port}/`;
-    const first = await fetch(url);
-    const cookie = first.headers.getSetCookie()[0];
-    if (!cookie) throw new Error(`${variant} sent no cookie`);
-    const headers = { cookie: cookie.split(';')[0]! };
-    await load({ url, headers, durationS: 1, repeats: 1, core: 1 });
-    const result = await load({
-      url,
-      headers,
-      durationS: options.durationS ?? 4,
-      repeats: options.repeats ?? 3,
-      core: 1,
-    });
+    const cookies: string[] = [];
+    for (let i = 0; i < (options.sessions ?? 1); i++) {
+      const cookie = (await fetch(url)).headers.getSetCookie()[0];
+      if (!cookie) throw new Error(`${variant} sent no cookie`);
+      cookies.push(cookie.split(';')[0]!);
+    }
+    const run = (durationS: number, repeats: number): Promise<LoadResult> =>
+      cookies.length === 1
+        ? load({ url, headers: { cookie: cookies[0]! }, durationS, repeats, core: 1 })
+        : loadInTurn(url, cookies, durationS, repeats);
+    await run(1, 1);
+    const result = await run(options.durationS ?? 4, options.repeats ?? 3);
     return {
       group,
       name: variant,
       reqPerSec: result.reqPerSec,
       p50Ms: result.p50Ms,
       p99Ms: result.p99Ms,
+      ...(variant === REFERENCE && { note: 'reference: no store round trip, not a competitor' }),
       ...(result.errors > 0 && { note: `${result.errors} errors` }),
     };
   } finally {
     await server.stop();
   }
+}
+
+/** wrk (same flags as lib/wrk.ts: 1 thread, 50 connections, core 1) cycling through `cookies`. */
+async function loadInTurn(
+  url: string,
+  cookies: string[],
+  durationS: number,
+  repeats: number,
+): Promise<LoadResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'sm-bench-'));
+  const script = join(dir, 'cookies.lua');
+  writeFileSync(
+    script,
+    `local cookies = { ${cookies.map((c) => JSON.stringify(c)).join(', ')} }
+local i = 0
+request = function()
+  i = i % #cookies + 1
+  return wrk.format(nil, nil, { cookie = cookies[i] })
+end
+`,
+  );
+  try {
+    const runs: LoadResult[] = [];
+    for (let i = 0; i < repeats; i++) {
+      const args = ['-c', '1', 'wrk', '-t1', '-c50', `-d${durationS}s`, '--latency'];
+      runs.push(await wrkOnce([...args, '-s', script, url]));
+    }
+    runs.sort((a, b) => a.reqPerSec - b.reqPerSec);
+    return runs[Math.floor(runs.length / 2)]!;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function wrkOnce(args: string[]): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('close', () => {
+      try {
+        resolve(parseWrk(out));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

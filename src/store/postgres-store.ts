@@ -20,6 +20,7 @@ import {
 } from '../errors.js';
 import type { LiveRecord, SessionRecord } from '../session/record.js';
 import { BaseStore } from './base-store.js';
+import { MergeCoalescer } from './merge-coalescer.js';
 import { decodeRow, deltaParameters, type SessionRow } from './postgres/codec.js';
 import { isUnavailable } from './postgres/errors.js';
 import { EXPIRED_FLAG, mergeStatement } from './postgres/merge-statement.js';
@@ -63,6 +64,7 @@ export class PostgresStore extends BaseStore {
   readonly #timeoutMs: number;
   readonly #batch: number;
   readonly #timer: NodeJS.Timeout | undefined;
+  readonly #coalescer = new MergeCoalescer((id, delta) => this.#mergeNow(id, delta));
   #cleaning: Promise<number> | undefined;
   #closed = false;
 
@@ -138,6 +140,11 @@ ${migrationSql(this.#name)}`),
   protected async mergeRecord(id: string, delta: SessionRecord): Promise<void> {
     this.#check();
     if (!isStorableId(id)) throw new InvalidSessionIdError(id);
+    return this.#coalescer.merge(id, delta);
+  }
+
+  /** One merge statement; events are fired here, once per statement (merge-coalescer.ts). */
+  async #mergeNow(id: string, delta: SessionRecord): Promise<void> {
     const values = [id, Date.now(), STORE_TOMBSTONE_MIN_MS, ...deltaParameters(delta)];
     // One statement, its own transaction; a merge is idempotent, so a retry after a lost reply
     // is safe.

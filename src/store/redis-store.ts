@@ -21,6 +21,7 @@ import {
 } from '../errors.js';
 import { isAlive, type LiveRecord, type SessionRecord } from '../session/record.js';
 import { BaseStore } from './base-store.js';
+import { MergeCoalescer } from './merge-coalescer.js';
 import { deltaArguments, decodeHash, decodePrincipal, hashEntries } from './redis/codec.js';
 import {
   createConnection,
@@ -75,6 +76,7 @@ export class RedisStore extends BaseStore {
   readonly #listener: ExpiryListener | undefined;
   readonly #nearCache: NearCache | undefined;
   readonly #tracked: RedisClientLike | undefined;
+  readonly #coalescer = new MergeCoalescer((id, delta) => this.#mergeNow(id, delta));
   #closed = false;
   /** Resolves once the expiry listener and the near cache's connection are up. */
   readonly ready: Promise<void>;
@@ -195,6 +197,11 @@ export class RedisStore extends BaseStore {
   protected async mergeRecord(id: string, delta: SessionRecord): Promise<void> {
     this.#check();
     if (!isStorableId(id)) throw new InvalidSessionIdError(id);
+    return this.#coalescer.merge(id, delta);
+  }
+
+  /** One run of the merge script; events are fired here, once per run (merge-coalescer.ts). */
+  async #mergeNow(id: string, delta: SessionRecord): Promise<void> {
     const cache = this.#nearCache;
     const epoch = cache?.epoch ?? 0;
     const keys = [this.#keys.session(id), this.#keys.marker(id)];

@@ -31,8 +31,8 @@ const COLUMNS = [
  */
 export function mergeStatement(name: TableName): string {
   return `INSERT INTO ${qualified(name)} AS s (id, ${COLUMNS.join(', ')})
-SELECT $1::text, r.* FROM (${mergedRow(FRESH)}) r
-ON CONFLICT (id) DO UPDATE SET (${COLUMNS.join(', ')}) = (${mergedRow(STORED)})
+SELECT $1::text, r.* FROM (${mergedRow(FRESH, true)}) r
+ON CONFLICT (id) DO UPDATE SET (${COLUMNS.join(', ')}) = (${mergedRow(STORED, false)})
 RETURNING last_merge`;
 }
 
@@ -60,8 +60,22 @@ const STORED = `SELECT x.dead, NOT x.dead AND (s.created_at IS NOT NULL OR s.acc
 FROM (SELECT s.destroyed IS NULL AND s.expires_at <= $2::bigint AND (s.created_at IS NOT NULL
   OR s.accessed_at IS NOT NULL OR s.idle_t IS NOT NULL) AS dead) x`;
 
-/** The row after merging the delta ($4…$12) into the base row `b`, in the order of COLUMNS. */
-function mergedRow(base: string): string {
+/**
+ * The row after merging the delta ($4…$12) into the base row `b`, in the order of COLUMNS.
+ * `fresh`: `b` is FRESH, whose attributes are empty, so every attribute of the delta wins and
+ * the per-attribute comparison is skipped: the insert side is computed on every call, even when
+ * the row exists and the update side is the one kept.
+ */
+function mergedRow(base: string, fresh: boolean): string {
+  const attrs = fresh
+    ? `coalesce($12::jsonb, '{}'::jsonb)`
+    : `b.attrs || coalesce((
+      SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each($12::jsonb) e
+      WHERE NOT (b.attrs ? e.key)
+         OR (e.value->>'t') COLLATE "C" > (b.attrs->e.key->>'t')
+         OR ((e.value->>'t') = (b.attrs->e.key->>'t') AND b.attrs->e.key ? 'j'
+             AND (NOT e.value ? 'j' OR (e.value->>'j') COLLATE "C" > (b.attrs->e.key->>'j')))
+    ), '{}'::jsonb)`;
   return `SELECT
   CASE WHEN g.gone THEN NULL ELSE m.created_at END,
   CASE WHEN g.gone THEN NULL ELSE m.accessed_at END,
@@ -71,13 +85,7 @@ function mergedRow(base: string): string {
   CASE WHEN g.live THEN (CASE WHEN m.pw THEN $9::text ELSE b.principal_t END) END,
   CASE WHEN g.live THEN (CASE WHEN m.pw THEN $10::text ELSE b.principal END) END,
   m.destroyed,
-  CASE WHEN g.live THEN b.attrs || coalesce((
-      SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each($12::jsonb) e
-      WHERE NOT (b.attrs ? e.key)
-         OR (e.value->>'t') COLLATE "C" > (b.attrs->e.key->>'t')
-         OR ((e.value->>'t') = (b.attrs->e.key->>'t') AND b.attrs->e.key ? 'j'
-             AND (NOT e.value ? 'j' OR (e.value->>'j') COLLATE "C" > (b.attrs->e.key->>'j')))
-    ), '{}'::jsonb) ELSE '{}'::jsonb END,
+  CASE WHEN g.live THEN ${attrs} ELSE '{}'::jsonb END,
   CASE WHEN m.destroyed IS NOT NULL THEN greatest(d.dl, $2::bigint + $3::bigint)
     WHEN g.gone THEN 0 ELSE d.dl END,
   ((CASE WHEN m.destroyed IS NOT NULL THEN
