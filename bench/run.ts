@@ -22,6 +22,11 @@ const BENCHES: Bench[] = [
     run: async () => (await import('./cluster.js')).benchCluster(),
   },
   {
+    name: 'membership-soak',
+    title: 'Membership: no false positives in a 10-minute run (issue 3)',
+    run: async () => (await import('./membership-soak-rows.js')).benchMembershipSoak(),
+  },
+  {
     name: 'redis-store',
     title: 'Redis store vs connect-redis (issue 4)',
     run: async () => (await import('./redis-store.js')).benchRedisStore(),
