@@ -8,6 +8,7 @@ import type { LiveRecord, SessionRecord } from '../session/record.js';
 import { BaseStore } from '../store/base-store.js';
 import { AFFINITIES, drawOwnedId, routesOf, type Affinity } from './key-affinity.js';
 import type { ReplicatedMap } from './replicated-map.js';
+import type { LockOptions } from './session-lock.js';
 
 export interface ClusterStoreOptions {
   /** What routes a cookie carries: `owner` (default), `ranked`, `local` or `none`. */
@@ -55,6 +56,15 @@ export class ClusterStore extends BaseStore {
   /** The cookie's routes under the current table (owner, owner then backups, this member, or none). */
   routesOf(id: string): readonly string[] {
     return routesOf(this.map.table, id, this.affinity, this.map.self.name, MAX_ROUTES);
+  }
+
+  /**
+   * The cluster-wide lock of one session (`lock: 'cluster'`): a lease at its owner, granted in
+   * FIFO order; resolves to its release. Not wrapped as StoreUnavailableError: its code says why.
+   * @throws {LockTimeoutError} when it was not granted within `waitMs` (default 10 s).
+   */
+  async lock(id: string, options?: LockOptions): Promise<() => void> {
+    return (await this.map.lock(id, options)).release;
   }
 
   protected readRecord(id: string): Promise<LiveRecord | undefined> {

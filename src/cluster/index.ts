@@ -23,6 +23,7 @@ export {
   type ViewSource,
 } from './view.js';
 export { AFFINITIES, type Affinity } from './key-affinity.js';
+export { type LockGrant, type LockOptions } from './session-lock.js';
 export {
   createTcpTransport,
   TcpTransport,

@@ -36,6 +36,13 @@ import { planMigration } from './migration.js';
 import { LeaseHolders, NearCache } from './near-cache.js';
 import { PartitionTable } from './partition-table.js';
 import {
+  acquireLock,
+  LOCK_MAX_LEASE_MS,
+  SessionLocks,
+  type LockGrant,
+  type LockOptions,
+} from './session-lock.js';
+import {
   MESSAGE_PREFIX,
   readId,
   readPartition,
@@ -75,6 +82,8 @@ export interface ReplicatedMapOptions {
   expiryGraceMs?: number;
   /** Near cache of sessions read from other owners; `false` disables it. */
   nearCache?: false | { maxEntries?: number; leaseMs?: number };
+  /** The longest session-lock lease an owner grants, and a new owner's grace period. Default 5 s; the same on every member. */
+  lockMaxLeaseMs?: number;
   now?: () => number;
 }
 
@@ -118,6 +127,7 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
   readonly #store: PartitionStore;
   readonly #near: NearCache | undefined;
   readonly #holders: LeaseHolders;
+  readonly #locks: SessionLocks;
   readonly #leaseMs: number;
   readonly #partitionCount: number;
   readonly #backups: number;
@@ -205,6 +215,21 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
         )
       : undefined;
     this.#holders = new LeaseHolders(this.#now);
+    this.#locks = new SessionLocks({
+      self: this.self.name,
+      partitionCount: this.#partitionCount,
+      partitionOf: (id) => this.#table.partitionOf(id),
+      servable: (p) => this.#servable(p),
+      fetchLeases: (member, ps) =>
+        this.#transport.request(
+          member,
+          'map.leases',
+          { ps },
+          { timeoutMs: this.#requestTimeoutMs },
+        ),
+      maxLeaseMs: positive('lockMaxLeaseMs', options.lockMaxLeaseMs, LOCK_MAX_LEASE_MS),
+      now: this.#now,
+    });
     this.#store = new PartitionStore({
       partitionOf: (id) => this.#table.partitionOf(id),
       owns: (p) => this.#table.owner(p)?.name === this.self.name,
@@ -316,6 +341,33 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
     this.#count('merge', started);
   }
 
+  /**
+   * The cluster-wide lock of one session (docs/cluster-protocol.md, "Session lock"): a lease at
+   * the owner of its partition, granted in FIFO order; it ends at release() or after `leaseMs`.
+   * @throws {LockTimeoutError} when it was not granted within `waitMs`.
+   */
+  lock(id: string, options: LockOptions = {}): Promise<LockGrant> {
+    this.#checkOpen();
+    const p = this.#table.partitionOf(id);
+    const holder = this.#locks.newHolder();
+    return acquireLock({
+      id,
+      holder,
+      options,
+      parkMs: this.#requestTimeoutMs / 2,
+      now: this.#now,
+      route: async (body, deadline) =>
+        (await this.#route(p, 'map.lock', body, (b) => this.#locks.request(b), deadline)).body,
+      unlock: () =>
+        this.#route(p, 'map.unlock', { id, holder }, (b) => ({
+          body: this.#locks.release(b),
+        })).then(
+          () => undefined,
+          () => undefined, // the lease ends by itself
+        ),
+    });
+  }
+
   /** Ids of every live session, or of the live sessions of `principal`, across all partitions. */
   async ids(principal?: string): Promise<string[]> {
     const started = this.#now();
@@ -374,8 +426,9 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
     type: string,
     body: Body,
     serveHere: (body: Body, from: MemberAddress) => Attempt | Promise<Attempt>,
+    until?: number,
   ): Promise<{ body: Body; table: PartitionTable }> {
-    const deadline = this.#now() + this.#operationTimeoutMs;
+    const deadline = Math.min(until ?? Infinity, this.#now() + this.#operationTimeoutMs);
     let lastRetry: RetryReason | undefined;
     let lastError: unknown;
     for (let attempt = 0; ; attempt++) {
@@ -577,6 +630,12 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
         return answer(await this.#ownerMerge(body));
       case 'map.scan':
         return this.#ownerScan(body);
+      case 'map.lock':
+        return answer(await this.#locks.request(body));
+      case 'map.unlock':
+        return this.#locks.release(body);
+      case 'map.leases':
+        return this.#locks.leasesFor(body);
       case 'map.backup':
         return this.#acceptBackup(body);
       case 'map.inv':
@@ -672,6 +731,7 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
     const plan = planMigration(before, after, this.self.name, new Set(this.#store.partitions()));
     // A new view decides who owns what: fences of the previous one end.
     this.#fences.clear();
+    this.#locks.onView(before, after);
     // Members new to the view (a join, a healed split) may hold writes this member's near-cached
     // copies never saw, whoever owns their partitions now: the whole near cache goes.
     if (after.members.some((m) => m.name !== this.self.name && !before.has(m.name)))
@@ -962,6 +1022,7 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
     }
     await handOff(true);
     this.#closed = true;
+    this.#locks.close();
     this.#store.close();
     this.#near?.clear();
   }
@@ -973,6 +1034,7 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
     this.#viewSource.off('change', this.#onView);
     if (this.#antiEntropyTimer) clearInterval(this.#antiEntropyTimer);
     if (this.#readyTimer) clearTimeout(this.#readyTimer);
+    this.#locks.close();
     this.#store.close();
   }
 
