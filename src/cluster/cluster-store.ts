@@ -17,6 +17,8 @@ export interface ClusterStoreOptions {
   onLeave?: () => Promise<void>;
   /** Called by close() after the map handed its partitions off (close the transport). */
   onClose?: () => Promise<void>;
+  /** The lease and wait of lock() when its caller gives none (the adapters' `lock: 'cluster'`). */
+  lock?: LockOptions;
 }
 
 export class ClusterStore extends BaseStore {
@@ -24,6 +26,7 @@ export class ClusterStore extends BaseStore {
   readonly affinity: Affinity;
   readonly #onLeave: (() => Promise<void>) | undefined;
   readonly #onClose: (() => Promise<void>) | undefined;
+  readonly #lockOptions: LockOptions;
   #closing: Promise<void> | undefined;
 
   /** @throws {InvalidOptionError} for an unknown affinity or a member name that cannot be a route. */
@@ -39,6 +42,7 @@ export class ClusterStore extends BaseStore {
     this.affinity = affinity;
     this.#onLeave = options.onLeave;
     this.#onClose = options.onClose;
+    this.#lockOptions = options.lock ?? {};
     map.on('expired', (id) => this.emit('expired', id));
     map.on('destroyed', (id) => this.emit('destroyed', id));
   }
@@ -64,7 +68,7 @@ export class ClusterStore extends BaseStore {
    * @throws {LockTimeoutError} when it was not granted within `waitMs` (default 10 s).
    */
   async lock(id: string, options?: LockOptions): Promise<() => void> {
-    return (await this.map.lock(id, options)).release;
+    return (await this.map.lock(id, { ...this.#lockOptions, ...options })).release;
   }
 
   protected readRecord(id: string): Promise<LiveRecord | undefined> {
