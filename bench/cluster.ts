@@ -1,7 +1,8 @@
 // The embedded cluster (issue 3): three members in three processes on this machine
 // (test/helpers/cluster-data-node.ts). Merge (sync, backups 1) and get from one member to a
 // session owned by another, against node-redis HSET/HGETALL on the local Redis with the same
-// payload; a get served by the owner; failure detection (bench/cluster-failure-detection.ts);
+// payload; the same merge inside the cluster-wide session lock (lock: 'cluster'); a get served
+// by the owner; failure detection (bench/cluster-failure-detection.ts);
 // migration throughput on scale-out 3 -> 4; Express + ClusterStore against connect-redis
 // (bench/cluster-http.ts).
 // Run alone: node --import tsx bench/cluster.ts
@@ -127,12 +128,19 @@ export async function benchCluster(full = true): Promise<Row[]> {
     await post(m0, `/write?id=${id}&n=0&fresh=1`);
     const merge = await clusterOp(m0, 'merge', id);
     const get = await clusterOp(m0, 'get', id);
+    const lockedMerge = await clusterOp(m0, 'locked-merge', id);
     const ownerGet = await post(m1, `/bench?op=get&id=${id}&count=200000&concurrency=1`);
     const redis = await redisOps();
     const g1 = `(a) ${PAYLOAD_BYTES}-byte attribute, one session owned by another member; latency with 1 in flight, ops/s with ${CONCURRENCY}`;
     rows.push(
       { group: g1, name: 'node-redis HSET', ...pick(redis.merge) },
       { group: g1, name: 'cluster merge (sync, backups 1)', ...pick(merge) },
+      {
+        group: g1,
+        name: 'cluster lock + merge + unlock (lock: cluster)',
+        ...pick(lockedMerge),
+        note: 'one session: the lock lets one merge run at a time, so ops/s is its hand-over rate',
+      },
       { group: g1, name: 'node-redis HGETALL', ...pick(redis.get) },
       {
         group: g1,
@@ -163,6 +171,7 @@ export async function benchCluster(full = true): Promise<Row[]> {
 }
 
 function anchorOf(row: Row): string | undefined {
+  if (row.name.startsWith('cluster lock')) return 'cluster merge (sync, backups 1)';
   return row.name.startsWith('cluster merge')
     ? 'node-redis HSET'
     : row.name.startsWith('cluster get (remote')

@@ -7,7 +7,7 @@
 //   GET  /read?id=       {"n": value or null}
 //   GET  /local?id=      {"n", "t"}: this member's own copy, whatever its role (diagnostics)
 //   POST /fill?count=&bytes=      new sessions owned by this member (bench)
-//   POST /bench?op=&id=&count=&concurrency=&bytes=   latency of merge/get run in this member
+//   POST /bench?op=&id=&count=&concurrency=&bytes=   latency of merge/get/locked-merge run in this member
 //   GET  /status         {"ready", "members", "owned", "held"}
 //   GET  /owner?id=      {"owner": the owner of the partition of id, under this member's view}
 // Answers 503 {"code"} when the cluster did not acknowledge. SIGTERM: close() (hand-off), exit.
@@ -130,7 +130,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 }
 
 /**
- * The benchmark's inner loop, in this member: `op` (merge or get) on session `id`, `count` times
+ * The benchmark's inner loop, in this member: `op` (merge, get, or locked-merge: a merge inside
+ * the cluster-wide session lock) on session `id`, `count` times
  * with `concurrency` in flight; latencies in ms. `local=1` reads this member's own copy (owner).
  */
 async function bench(params: URLSearchParams): Promise<Record<string, number>> {
@@ -144,13 +145,16 @@ async function bench(params: URLSearchParams): Promise<Record<string, number>> {
   const one = async (): Promise<void> => {
     const i = next++;
     const start = process.hrtime.bigint();
-    if (op === 'merge') {
+    if (op === 'merge' || op === 'locked-merge') {
+      // locked-merge: the session lock of `lock: 'cluster'` acquired before and released after.
+      const grant = op === 'locked-merge' ? await map.lock(id) : undefined;
       await map.merge(id, {
         attrs: {
           n: { j: String(i), t: clock.tick() },
           data: { j: JSON.stringify(payload), t: clock.tick() },
         },
       });
+      grant?.release();
     } else await map.get(id);
     latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
   };
