@@ -139,7 +139,7 @@ export async function benchCluster(full = true): Promise<Row[]> {
         group: g1,
         name: 'cluster lock + merge + unlock (lock: cluster)',
         ...pick(lockedMerge),
-        note: 'one session: the lock lets one merge run at a time, so ops/s is its hand-over rate',
+        note: 'one session: the lock lets one merge run at a time, so ops/s is its hand-over rate (shared 2-core machine)',
       },
       { group: g1, name: 'node-redis HGETALL', ...pick(redis.get) },
       {
