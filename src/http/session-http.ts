@@ -103,7 +103,7 @@ export class SessionHttp {
     if (lock === 'cluster' && typeof store.lock !== 'function') {
       throw new InvalidOptionError(
         'lock',
-        "'cluster' only with a store that has a lock (ClusterStore)",
+        "'none' or 'node' with this store ('cluster' needs a store with a lock, such as ClusterStore)",
         lock,
       );
     }
