@@ -65,7 +65,8 @@ async function run(bases: string[]): Promise<number> {
 
 describe("lock: 'cluster' with Express on three members", () => {
   it('counts every increment of concurrent read-modify-write requests spread over the members', async () => {
-    const { bases } = await members('cluster');
+    // A generous wait: the last of 50 serialized requests on a loaded machine must not time out.
+    const { bases } = await members('cluster', { waitMs: 30_000 });
     assert.equal(await run(bases), REQUESTS + 1);
   });
 
@@ -76,11 +77,11 @@ describe("lock: 'cluster' with Express on three members", () => {
   });
 
   it('answers 503 when the lock is not granted within its wait', async () => {
-    const { bases, stores } = await members('cluster', { waitMs: 300 });
+    const { bases, stores } = await members('cluster', { waitMs: 1000 });
     const first = await get(bases[0]!, '/inc');
     const cookie = first.setCookie!.split(';')[0]!;
     const { id } = JSON.parse((await get(bases[0]!, '/peek', cookie)).body) as { id: string };
-    const release = await stores[2]!.lock(id, { leaseMs: 3000 });
+    const release = await stores[2]!.lock(id, { leaseMs: 5000 });
     try {
       assert.equal((await get(bases[1]!, '/inc', cookie)).status, 503);
     } finally {
