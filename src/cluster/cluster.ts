@@ -4,6 +4,7 @@
 import { InvalidOptionError } from '../errors.js';
 import { ClusterStore } from './cluster-store.js';
 import type { Affinity } from './key-affinity.js';
+import type { LockOptions } from './session-lock.js';
 import { ReplicatedMap, type ReplicatedMapOptions } from './replicated-map.js';
 import type { Transport } from './transport/transport.js';
 import { MembershipView, type MembershipLike, type ViewSource } from './view.js';
@@ -16,6 +17,8 @@ export interface ClusterOptions extends Omit<ReplicatedMapOptions, 'transport' |
   view?: ViewSource;
   /** Routes of the session cookie: `owner` (default), `ranked`, `local` or `none`. */
   affinity?: Affinity;
+  /** The lease and wait of `lock: 'cluster'` (defaults 5 s and 10 s; docs/cluster-protocol.md). */
+  lock?: LockOptions;
 }
 
 export interface Cluster {
@@ -40,7 +43,7 @@ export interface Cluster {
  * const manager = createSessionManager({ store: cluster.store, secret, route: 'node-1' });
  */
 export async function createCluster(options: ClusterOptions): Promise<Cluster> {
-  const { transport, membership, view: givenView, affinity, ...mapOptions } = options;
+  const { transport, membership, view: givenView, affinity, lock, ...mapOptions } = options;
   if ((membership === undefined) === (givenView === undefined)) {
     throw new InvalidOptionError(
       'membership',
@@ -58,6 +61,7 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
   };
   const store = new ClusterStore(map, {
     ...(affinity ? { affinity } : {}),
+    ...(lock ? { lock } : {}),
     onLeave: leave,
     onClose: () => transport.close(),
   });
