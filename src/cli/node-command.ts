@@ -116,6 +116,14 @@ export const NODE_FLAGS: Specs = {
     min: 1,
     env: 'SESSIONMESH_IDLE_TIMEOUT',
   },
+  lock: {
+    type: 'string',
+    describe:
+      'requests of one session one at a time: on this node, or cluster-wide (--store cluster)',
+    choices: ['none', 'node', 'cluster'],
+    default: 'none',
+    env: 'SESSIONMESH_LOCK',
+  },
 };
 
 export const NODE_HELP = `Usage: sessionmesh node --name NAME --secret SECRET [options]\n\n${describeFlags(NODE_FLAGS)}`;
@@ -161,6 +169,7 @@ async function startNode(flags: Record<string, unknown>): Promise<StartedNode> {
     secret: flags.secret as string,
     store,
     idleTimeoutMs: (flags['idle-timeout'] as number) * 1000,
+    lock: flags.lock as 'none' | 'node' | 'cluster',
     ...(cluster ? {} : { route: name }),
   };
   const http = new SessionHttp(options);

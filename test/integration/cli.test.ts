@@ -47,6 +47,13 @@ describe('sessionmesh command line', () => {
     assert.match(stderr, /--store must be one of cluster, memory, redis, postgres; got "mongo"/);
     const port = await runCli(['node', '--name', 'a', ...SECRET_FLAG, '--port', 'eighty']);
     assert.match(port.stderr, /--port must be a number; got "eighty"/);
+    const lock = await runCli(['node', '--name', 'a', ...SECRET_FLAG, '--lock', 'everywhere']);
+    assert.match(lock.stderr, /--lock must be one of none, node, cluster; got "everywhere"/);
+    // A cluster-wide lock needs the cluster store: said before any port is opened.
+    const memory = ['--store', 'memory', '--lock', 'cluster', '--port', '0'];
+    const noLock = await runCli(['node', '--name', 'a', ...SECRET_FLAG, ...memory]);
+    assert.equal(noLock.code, 2);
+    assert.match(noLock.stderr, /'cluster' needs a store with a lock, such as ClusterStore/);
   });
 
   it('reads flags from a config file and refuses its bad values the same way', async () => {
