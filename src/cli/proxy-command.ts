@@ -3,6 +3,7 @@
 
 import { BALANCE_NAMES, type BalanceName } from '../proxy/balancers/index.js';
 import { exportConfig, type ExportKind } from '../proxy/export-config.js';
+import { createNodeDrain } from '../proxy/node-drain.js';
 import { NodeTopology } from '../proxy/node-topology.js';
 import { createProxy } from '../proxy/proxy.js';
 import type { UpstreamOptions } from '../proxy/upstream-pool.js';
@@ -80,6 +81,12 @@ export const PROXY_FLAGS: Specs = {
     choices: ['nodes', 'none'],
     default: 'none',
   },
+  'drain-nodes': {
+    type: 'boolean',
+    describe:
+      "a drain sends the node's sessions elsewhere too, then asks the node to hand its partitions off and stop (sessionmesh nodes)",
+    default: false,
+  },
   export: {
     type: 'string',
     describe: 'print an equivalent nginx or HAProxy config and exit',
@@ -151,7 +158,9 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     insert: flags.insert as boolean,
     ...(healthPath === 'none' ? {} : { health: { path: healthPath } }),
     ...(flags['admin-token'] === undefined ? {} : { adminToken: flags['admin-token'] as string }),
+    drainMovesSessions: flags['drain-nodes'] as boolean,
   };
+  const drainNodes = flags['drain-nodes'] as boolean;
   const useTopology = flags.topology === 'nodes';
   const list = upstreams.map((u) => `${u.name}=${u.host}:${u.port}`).join(',');
 
@@ -159,13 +168,18 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   let listening: number;
   const workers = flags.workers as number;
   if (workers > 1) {
+    // The primary decides drains; the requests in flight are the workers' last reports.
+    let inFlight = (_name: string): number => 0;
     const started = await startProxyWorkers({
       ...common,
       workers,
       port,
       host,
       ...(useTopology ? { nodeTopology: true } : {}),
+      ...(drainNodes ? { onDrain: createNodeDrain({ inFlight: (name) => inFlight(name) }) } : {}),
     });
+    inFlight = (name) =>
+      started.totals().upstreams.find(([upstream]) => upstream === name)?.[1].active ?? 0;
     listening = started.port;
     close = () => started.close();
   } else {
@@ -173,7 +187,13 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       ? new NodeTopology({ nodes: upstreams.map((u) => ({ ...u, host: u.host! })) })
       : undefined;
     topology?.start();
-    const proxy = createProxy({ ...common, ...(topology ? { topology } : {}) });
+    const inFlight = (name: string): number =>
+      proxy.upstreams.find((u) => u.name === name)?.stats.active ?? 0;
+    const proxy = createProxy({
+      ...common,
+      ...(topology ? { topology } : {}),
+      ...(drainNodes ? { onDrain: createNodeDrain({ inFlight }) } : {}),
+    });
     listening = (await proxy.listen(port, host)).port;
     close = async () => {
       topology?.close();

@@ -14,5 +14,6 @@ export type { InsertCookieOptions } from './insert-cookie.js';
 export type { Upstream, UpstreamOptions, UpstreamState, RouteSource } from './upstream-pool.js';
 export { exportConfig, type ExportKind, type ExportOptions } from './export-config.js';
 export { startProxyWorkers, type ProxyWorkers, type WorkersOptions } from './workers.js';
+export { createNodeDrain, type NodeDrainOptions } from './node-drain.js';
 export { NodeTopology, type NodeTopologyOptions, type WatchedNode } from './node-topology.js';
 export type { StatsReport, ProxyCounters } from './metrics.js';

@@ -78,6 +78,14 @@ export interface ProxyOptions {
   readonly adminToken?: string;
   /** Keep the client's X-Forwarded-Proto/-Host: only behind another proxy you trust. */
   readonly trustForwarded?: boolean;
+  /**
+   * A drained node also stops taking its own sessions' requests: they go to their partition
+   * owner (with a topology) or another node, as if it were down. Right when sessions live in a
+   * shared store (the embedded cluster, Redis, PostgreSQL), and what a rolling deploy needs: the
+   * node is idle before it stops. Default false: a drained node keeps its sessions, as HAProxy's
+   * drain does, and only new visitors go elsewhere.
+   */
+  readonly drainMovesSessions?: boolean;
   /** Called when a node is drained or undrained, e.g. to ask the cluster to hand its partitions off. */
   readonly onDrain?: (
     upstream: { name: string; host: string; port: number },
@@ -178,6 +186,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     ...(options.slowStartMs === undefined
       ? {}
       : { slowStartMs: nonNegative('slowStartMs', options.slowStartMs) }),
+    drainMovesSessions: options.drainMovesSessions === true,
   });
   const fixedRetries =
     options.retries === undefined ? undefined : nonNegative('retries', options.retries);

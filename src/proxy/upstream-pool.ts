@@ -59,14 +59,22 @@ export class Upstream {
   };
   #state: UpstreamState = 'up';
   #draining = false;
+  /** Whether draining also sends this node's own sessions elsewhere (drainMovesSessions). */
+  readonly #drainMovesSessions: boolean;
   /** When it last came up; 0 means "from the start", which gets no slow start. */
   #upSince = 0;
 
   constructor(
     options: UpstreamOptions,
-    config: { maxSockets: number; idleTimeoutMs: number; sweepMs: number },
+    config: {
+      maxSockets: number;
+      idleTimeoutMs: number;
+      sweepMs: number;
+      drainMovesSessions: boolean;
+    },
   ) {
     this.name = options.name;
+    this.#drainMovesSessions = config.drainMovesSessions;
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port;
     this.route = options.route ?? options.name;
@@ -89,9 +97,12 @@ export class Upstream {
     return this.#draining;
   }
 
-  /** Takes sticky traffic (its own sessions): up, draining or not. */
+  /**
+   * Takes sticky traffic (its own sessions): up, and draining or not; when a drain moves
+   * sessions (their data is shared: the embedded cluster, Redis, PostgreSQL), not while draining.
+   */
   get usable(): boolean {
-    return this.#state === 'up';
+    return this.#state === 'up' && !(this.#draining && this.#drainMovesSessions);
   }
 
   /** Takes new visitors: up and not draining. */
@@ -134,6 +145,8 @@ export interface UpstreamPoolConfig {
   readonly idleTimeoutMs?: number;
   /** How often connections in use are checked for idleness and their request's deadlines. */
   readonly sweepMs?: number;
+  /** A drained node also stops taking its own sessions' requests (default false). */
+  readonly drainMovesSessions?: boolean;
 }
 
 export class UpstreamPool extends EventEmitter<UpstreamPoolEvents> {
@@ -230,6 +243,7 @@ export class UpstreamPool extends EventEmitter<UpstreamPoolEvents> {
       maxSockets: this.#config.maxSockets,
       idleTimeoutMs: this.#config.idleTimeoutMs ?? 0,
       sweepMs: this.#config.sweepMs ?? 1000,
+      drainMovesSessions: this.#config.drainMovesSessions ?? false,
     });
     return upstream;
   }

@@ -18,6 +18,8 @@ export interface WorkersOptions extends Omit<ProxyOptions, 'topology' | 'onDrain
   readonly host?: string;
   /** Each worker reads the cluster's topology from the upstreams (GET /_mesh/api/node), see NodeTopology. */
   readonly nodeTopology?: boolean;
+  /** Called in the primary (which alone decides drains) when a node is drained or undrained. */
+  readonly onDrain?: ProxyOptions['onDrain'];
 }
 
 export interface ProxyWorkers {
@@ -57,6 +59,7 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<ProxyW
   if (!Number.isInteger(options.workers) || options.workers < 1) {
     throw new InvalidOptionError('workers', 'a positive integer', options.workers);
   }
+  const { onDrain, ...forWorkers } = options;
   const pool = new UpstreamPool(options.upstreams, {
     maxSockets: 1,
     ...(options.slowStartMs === undefined ? {} : { slowStartMs: options.slowStartMs }),
@@ -82,11 +85,12 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<ProxyW
   };
   pool.on('state', broadcast);
   pool.on('drain', broadcast);
+  if (onDrain) pool.on('drain', (u, draining) => onDrain(u, draining));
 
   cluster.setupPrimary({ exec: ENTRY, args: [], silent: false });
   const fork = (): Promise<number> => {
     // Every worker asks for the same port as given, even 0: cluster shares one handle per (host, port).
-    const worker = cluster.fork({ [OPTIONS_ENV]: JSON.stringify(options) });
+    const worker = cluster.fork({ [OPTIONS_ENV]: JSON.stringify(forWorkers) });
     workers.add(worker);
     worker.on('error', () => {});
     return new Promise((resolve, reject) => {
@@ -145,7 +149,7 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<ProxyW
 
 /** The worker side: runs a proxy whose health and drain decisions are the primary's. */
 export async function runProxyWorker(): Promise<void> {
-  const options = JSON.parse(process.env[OPTIONS_ENV] ?? '{}') as WorkersOptions;
+  const options = JSON.parse(process.env[OPTIONS_ENV] ?? '{}') as Omit<WorkersOptions, 'onDrain'>;
   const send = (message: ToPrimary): void => {
     if (process.connected) process.send!(message);
   };
