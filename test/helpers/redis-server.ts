@@ -29,7 +29,7 @@ export interface RedisProcess {
   restart(): Promise<void>;
 }
 
-async function waitForPing(port: number, ms = 5000): Promise<void> {
+export async function waitForPing(port: number, ms = 5000): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     const result = spawnSync('redis-cli', ['-p', String(port), 'ping'], {

@@ -45,7 +45,11 @@ export interface RedisClusterLike {
 /** The part of a node-redis sentinel client (createSentinel) the store uses. */
 export interface RedisSentinelLike {
   sendCommand(isReadonly: boolean | undefined, args: readonly string[]): Promise<unknown>;
-  multi(): { addCommand(args: readonly string[]): unknown; execAsPipeline(): Promise<unknown[]> };
+  /** Unlike a client's, a sentinel's multi takes whether the command is read-only first. */
+  multi(): {
+    addCommand(isReadonly: boolean | undefined, args: readonly string[]): unknown;
+    execAsPipeline(): Promise<unknown[]>;
+  };
   duplicate(): RedisSentinelLike;
   connect(): Promise<unknown>;
   close?(): Promise<unknown>;
@@ -115,7 +119,8 @@ export function createConnection(redis: AnyRedis): Connection {
       send: (_key, readonly, args) => redis.sendCommand(readonly, args),
       pipeline(_key, commands) {
         const multi = redis.multi();
-        for (const args of commands) multi.addCommand(args);
+        // Not read-only: a pipeline here carries a write (the merge script, then WAIT).
+        for (const args of commands) multi.addCommand(false, args);
         return multi.execAsPipeline();
       },
       async masters() {
