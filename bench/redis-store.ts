@@ -2,13 +2,12 @@
 // near cache) against Express + express-session + connect-redis, the same redis-server, the
 // same read+increment workload on one existing session. The app runs on core 0, wrk on core 1,
 // redis-server unpinned. `benchRedisStore()` returns the rows for bench/run.ts.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './lib/server-process.js';
-import { load, parseWrk, requireWrk, type LoadResult } from './lib/wrk.js';
+import { load, requireWrk, runWrk, type LoadResult } from './lib/wrk.js';
 import { toMarkdown, withRatios, type Row } from './lib/table.js';
 import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
 
@@ -115,19 +114,7 @@ end
 }
 
 function wrkOnce(args: string[]): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.on('error', reject);
-    child.on('close', () => {
-      try {
-        resolve(parseWrk(out));
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+  return runWrk('taskset', args);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

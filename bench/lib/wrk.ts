@@ -46,8 +46,13 @@ function loadOnce(options: LoadOptions): Promise<LoadResult> {
   args.push(options.url);
   const command = options.core === undefined ? 'wrk' : 'taskset';
   const full = options.core === undefined ? args : ['-c', String(options.core), 'wrk', ...args];
+  return runWrk(command, full);
+}
+
+/** Runs wrk (or `taskset … wrk …`) once and parses its report. */
+export function runWrk(command: 'wrk' | 'taskset', args: string[]): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, full, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.on('error', reject);
