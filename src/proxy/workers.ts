@@ -150,8 +150,10 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<ProxyW
 /** The worker side: runs a proxy whose health and drain decisions are the primary's. */
 export async function runProxyWorker(): Promise<void> {
   const options = JSON.parse(process.env[OPTIONS_ENV] ?? '{}') as Omit<WorkersOptions, 'onDrain'>;
+  // The primary can die between the check and the write (EPIPE): with a callback the error is
+  // the callback's, not an unhandled 'error' event; 'disconnect' below ends this worker.
   const send = (message: ToPrimary): void => {
-    if (process.connected) process.send!(message);
+    if (process.connected) process.send!(message, undefined, {}, ignoreSendError);
   };
   const topology = options.nodeTopology
     ? new NodeTopology({
@@ -192,4 +194,8 @@ export async function runProxyWorker(): Promise<void> {
   process.on('disconnect', () => process.exit(0));
   const { port } = await proxy.listen(options.port, options.host ?? '127.0.0.1');
   send({ sm: 'proxy-listening', port });
+}
+
+function ignoreSendError(): void {
+  // The primary is gone; the worker exits on 'disconnect'.
 }
