@@ -16,6 +16,8 @@ export interface MapCounters {
   invalidationsSent: number;
   /** Bytes of session records sent to backups and in migrations (JSON length, an estimate). */
   bytesSent: number;
+  /** Session locks (`lock: 'cluster'`) asked for by this member: granted, timed out, time waited. */
+  locks: { acquired: number; timeouts: number; waitMsTotal: number };
 }
 
 export function createCounters(): MapCounters {
@@ -27,6 +29,7 @@ export function createCounters(): MapCounters {
     repaired: 0,
     invalidationsSent: 0,
     bytesSent: 0,
+    locks: { acquired: 0, timeouts: 0, waitMsTotal: 0 },
   };
 }
 
@@ -95,6 +98,13 @@ export function renderMetrics(counters: MapCounters, gauges: MapGauges): string 
   ]);
   metric('bytes_sent_total', 'counter', 'Bytes of session records sent to other members.', [
     ['', counters.bytesSent],
+  ]);
+  metric('locks_total', 'counter', 'Session locks asked for by this member, by outcome.', [
+    [',outcome="acquired"', counters.locks.acquired],
+    [',outcome="timeout"', counters.locks.timeouts],
+  ]);
+  metric('lock_wait_seconds_sum', 'counter', 'Total time waited for the session locks granted.', [
+    ['', counters.locks.waitMsTotal / 1000],
   ]);
   return `${lines.join('\n')}\n`;
 }

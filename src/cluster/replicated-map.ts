@@ -24,6 +24,7 @@ import {
   ClusterProtocolError,
   ClusterTimeoutError,
   InvalidOptionError,
+  LockTimeoutError,
   NotOwnerError,
   RetryableError,
   StoreClosedError,
@@ -350,6 +351,8 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
     this.#checkOpen();
     const p = this.#table.partitionOf(id);
     const holder = this.#locks.newHolder();
+    const started = this.#now();
+    const counted = this.counters.locks;
     return acquireLock({
       id,
       holder,
@@ -365,7 +368,17 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
           () => undefined,
           () => undefined, // the lease ends by itself
         ),
-    });
+    }).then(
+      (grant) => {
+        counted.acquired++;
+        counted.waitMsTotal += this.#now() - started;
+        return grant;
+      },
+      (err: unknown) => {
+        if (err instanceof LockTimeoutError) counted.timeouts++;
+        throw err;
+      },
+    );
   }
 
   /** Ids of every live session, or of the live sessions of `principal`, across all partitions. */

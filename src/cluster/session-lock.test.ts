@@ -121,6 +121,11 @@ describe('the cluster-wide session lock', () => {
     held.release();
     (await next).release();
     assert.ok(Date.now() - released < 1000);
+    // Counted on the member that asked: one timeout, one grant (after a wait) on b.
+    const text = b!.map.metrics();
+    assert.match(text, /sessionmesh_cluster_locks_total\{member="b",outcome="timeout"\} 1/);
+    assert.match(text, /sessionmesh_cluster_locks_total\{member="b",outcome="acquired"\} 1/);
+    assert.match(text, /sessionmesh_cluster_lock_wait_seconds_sum\{member="b"\} 0\.\d+/);
   });
 
   it('refuses a lease or wait that is not a positive number', async () => {
