@@ -26,6 +26,7 @@ import { deltaArguments, decodeHash, decodePrincipal, hashEntries } from './redi
 import {
   createConnection,
   isCluster,
+  isSentinel,
   isServerError,
   withDeadline,
   type AnyRedis,
@@ -118,6 +119,11 @@ export class RedisStore extends BaseStore {
     if (near) {
       if (isCluster(client))
         throw new InvalidOptionError('nearCache', 'off with a Redis Cluster client', near);
+      // A sentinel client neither takes RESP3 overrides on duplicate() nor emits invalidations:
+      // a near cache over it was never invalidated and served stale sessions (found against a
+      // real Sentinel), so it is refused until tracking follows the master across failovers.
+      if (isSentinel(client))
+        throw new InvalidOptionError('nearCache', 'off with a Sentinel client', near);
       const maxEntries =
         (typeof near === 'object' && near.maxEntries) || REDIS_NEAR_CACHE_MAX_ENTRIES;
       if (!Number.isInteger(maxEntries) || maxEntries < 1) {

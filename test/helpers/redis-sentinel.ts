@@ -16,6 +16,7 @@ import {
 } from './redis-server.js';
 
 export const SENTINEL_MASTER_NAME = 'sm-test';
+const NO_SYNC_DELAY = ['--repl-diskless-sync-delay', '0'];
 
 export interface SentinelSetup {
   master: RedisProcess;
@@ -23,6 +24,12 @@ export interface SentinelSetup {
   sentinels: { port: number; process: ChildProcess }[];
   /** The address the sentinels give for the master now. */
   masterPort(): number;
+  /** Replicas added by addReplica, stopped with the rest. */
+  extraReplicas: RedisProcess[];
+  /** A new redis-server replicating the current master (the sentinels discover it). */
+  addReplica(): Promise<RedisProcess>;
+  /** Until the current master has a replica online (initial sync done), bounded by `ms`. */
+  waitForSyncedReplica(ms?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,10 +58,23 @@ async function startSentinel(
   return { port, process: child };
 }
 
+/** INFO replication of the master on `port` lists a replica whose state is online. */
+function hasOnlineReplica(port: number): boolean {
+  if (!Number.isInteger(port) || port <= 0) return false;
+  return /^slave\d+:.*state=online/m.test(redisCli(port, 'info', 'replication'));
+}
+
 export async function startSentinelSetup(): Promise<SentinelSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'sm-sentinel-'));
-  const master = await startRedis();
-  const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)]);
+  // No 5 s wait before a diskless sync: a replica (the first, or one added after a failover)
+  // is in sync within a second.
+  const master = await startRedis(NO_SYNC_DELAY);
+  const replica = await startRedis([
+    ...NO_SYNC_DELAY,
+    '--replicaof',
+    '127.0.0.1',
+    String(master.port),
+  ]);
   const sentinels: SentinelSetup['sentinels'] = [];
   const setup: SentinelSetup = {
     master,
@@ -69,6 +89,25 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
       );
       return Number(out.trim().split('\n')[1]);
     },
+    extraReplicas: [],
+    async addReplica() {
+      const added = await startRedis([
+        ...NO_SYNC_DELAY,
+        '--replicaof',
+        '127.0.0.1',
+        String(setup.masterPort()),
+      ]);
+      setup.extraReplicas.push(added);
+      return added;
+    },
+    async waitForSyncedReplica(ms = 20_000) {
+      const deadline = Date.now() + ms;
+      while (!hasOnlineReplica(setup.masterPort())) {
+        if (Date.now() > deadline)
+          throw new Error(`the master had no replica in sync within ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
     async stop() {
       for (const s of sentinels) {
         if (s.process.exitCode === null && s.process.signalCode === null) {
@@ -77,7 +116,7 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
           await exited;
         }
       }
-      await stopRedis(master, replica);
+      await stopRedis(master, replica, ...setup.extraReplicas);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -100,6 +139,8 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
         throw new Error('the sentinels did not see the replica and each other in 20 s');
       await new Promise((r) => setTimeout(r, 200));
     }
+    // A replica still in its first sync would be promoted empty.
+    await setup.waitForSyncedReplica();
     return setup;
   } catch (err) {
     await setup.stop();

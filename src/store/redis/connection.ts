@@ -82,7 +82,7 @@ export function isCluster(redis: AnyRedis): redis is RedisClusterLike {
   return typeof (redis as RedisClusterLike).nodeClient === 'function';
 }
 
-function isSentinel(redis: AnyRedis): redis is RedisSentinelLike {
+export function isSentinel(redis: AnyRedis): redis is RedisSentinelLike {
   return (
     typeof (redis as { getMasterNode?: unknown }).getMasterNode === 'function' ||
     redis.constructor?.name === 'RedisSentinel'

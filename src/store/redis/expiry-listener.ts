@@ -7,9 +7,12 @@
 import { channel } from 'node:diagnostics_channel';
 import type { Connection, MasterHandle, RedisClientLike, RedisSentinelLike } from './connection.js';
 import { withDeadline } from './connection.js';
+import { StoreUnavailableError } from '../../errors.js';
 import type { KeyLayout } from './keys.js';
 
 const PATTERN = '__keyevent@*__:expired';
+/** Tries at configuring a master that does not answer, refreshMs apart (2 s: 20 s in all). */
+const CONFIGURE_ATTEMPTS = 10;
 const unavailable = channel('sessionmesh:redis:events-unavailable');
 
 export interface ExpiryListenerOptions {
@@ -31,6 +34,7 @@ export class ExpiryListener {
   readonly #options: ExpiryListenerOptions;
   readonly #subscriptions = new Map<string, Subscription>();
   #timer: NodeJS.Timeout | undefined;
+  readonly #retries = new Set<NodeJS.Timeout>();
   #closed = false;
   /** Masters where notifications could not be enabled (CONFIG forbidden and not preset). */
   readonly unavailableOn = new Set<string>();
@@ -89,7 +93,12 @@ export class ExpiryListener {
     await this.#configure(master);
   }
 
-  async #configure(master: MasterHandle): Promise<void> {
+  /**
+   * Checks (and sets) notify-keyspace-events on `master`. A master that did not answer is asked
+   * again every refreshMs, `attemptsLeft` times: over Sentinel the subscriber's `ready` after a
+   * failover can come before the store's own client has found the promoted master.
+   */
+  async #configure(master: MasterHandle, attemptsLeft = CONFIGURE_ATTEMPTS): Promise<void> {
     if (this.#closed) return;
     try {
       const reply = await withDeadline('CONFIG GET', this.#options.timeoutMs, () =>
@@ -108,12 +117,22 @@ export class ExpiryListener {
     } catch (err) {
       this.unavailableOn.add(master.address);
       if (unavailable.hasSubscribers) unavailable.publish({ master: master.address, error: err });
+      if (err instanceof StoreUnavailableError && attemptsLeft > 1 && !this.#closed) {
+        const retry = setTimeout(() => {
+          this.#retries.delete(retry);
+          void this.#configure(master, attemptsLeft - 1);
+        }, this.#options.refreshMs);
+        retry.unref();
+        this.#retries.add(retry);
+      }
     }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    for (const retry of this.#retries) clearTimeout(retry);
+    this.#retries.clear();
     const clients = [...this.#subscriptions.values()].map((s) => s.client);
     this.#subscriptions.clear();
     await Promise.all(clients.map(closeQuietly));
