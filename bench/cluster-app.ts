@@ -5,10 +5,10 @@
 // sees. Prints `cluster <address>` and then `listening <port>`.
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { createCluster } from '../src/cluster/cluster.js';
-import { createMembership } from '../src/cluster/membership/membership.js';
-import { createTcpTransport } from '../src/cluster/transport/tcp-transport.js';
-import { session } from '../src/http/express.js';
+import { createCluster } from '../dist/cluster/cluster.js';
+import { createMembership } from '../dist/cluster/membership/membership.js';
+import { createTcpTransport } from '../dist/cluster/transport/tcp-transport.js';
+import { session } from '../dist/http/express.js';
 
 const require = createRequire(import.meta.url);
 const express = require('express');

@@ -6,9 +6,9 @@
 //   sessionmesh + memory (a reference: the adapter alone, no store round trip)
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { session } from '../src/http/express.js';
-import { createRedisStore } from '../src/store/redis-store.js';
-import { createPostgresStore } from '../src/store/postgres-store.js';
+import { session } from '../dist/http/express.js';
+import { createRedisStore } from '../dist/store/redis-store.js';
+import { createPostgresStore } from '../dist/store/postgres-store.js';
 
 const require = createRequire(import.meta.url);
 const SECRET = 'bench-secret-0123456789abcdefghijklmnopq';

@@ -61,6 +61,6 @@ for (const bench of chosen) {
   const stamp = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, with \`npm run bench -- ${bench.name}\`.`;
   sections.set(bench.title, `## ${bench.title}\n\n${stamp}\n\n${table}`);
 }
-const header = `# Benchmark results\n\nWritten by \`npm run bench\` (bench/run.ts); every figure beside its anchor, measured in the same run on the same machine. Servers run alone on core 0 (taskset), the load generator (wrk, keep-alive, 50 connections, 1 thread) on core 1; each figure is the median of 3 runs of 4 s after a 1 s warm-up.\n\n`;
+const header = `# Benchmark results\n\nWritten by \`npm run bench\` (bench/run.ts); every figure beside its anchor, measured in the same run on the same machine. Servers run alone on core 0 (taskset), the load generator (wrk, keep-alive, 50 connections, 1 thread) on core 1; each figure is the median of 3 runs of 4 s after a 1 s warm-up. The servers run sessionmesh as it ships: the compiled JavaScript in dist/ that package.json's exports point at (\`npm run bench\` builds it first), not the TypeScript sources through tsx, whose transform wraps functions and adds microseconds per request.\n\n`;
 writeFileSync(resultsPath, header + [...sections.values()].join('\n'));
 console.log(`\nwrote ${resultsPath.pathname}`);

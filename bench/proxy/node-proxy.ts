@@ -3,8 +3,8 @@
 // alive (http-proxy without a keep-alive agent would measure port exhaustion, not the proxy).
 import { createServer, Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createProxy } from '../../src/proxy/proxy.js';
-import { startProxyWorkers } from '../../src/proxy/workers.js';
+import { createProxy } from '../../dist/proxy/proxy.js';
+import { startProxyWorkers } from '../../dist/proxy/workers.js';
 
 // SIGINT exits normally, so that --cpu-prof can write its profile.
 process.once('SIGINT', () => process.exit(0));

@@ -60,11 +60,11 @@ const variants: Record<string, () => Promise<void>> = {
     );
   },
   'express + sessionmesh': async () => {
-    const { session } = await import('../../src/http/express.js');
+    const { session } = await import('../../dist/http/express.js');
     return expressApp(session({ secret: SECRET }));
   },
   "express + sessionmesh lock:'node'": async () => {
-    const { session } = await import('../../src/http/express.js');
+    const { session } = await import('../../dist/http/express.js');
     return expressApp(session({ secret: SECRET, lock: 'node' }));
   },
   fastify: () => fastifyApp(),
@@ -79,7 +79,7 @@ const variants: Record<string, () => Promise<void>> = {
     }),
   'fastify + sessionmesh': () =>
     fastifyApp(async (app) => {
-      const { sessionmesh } = await import('../../src/http/fastify.js');
+      const { sessionmesh } = await import('../../dist/http/fastify.js');
       await app.register(sessionmesh, { secret: SECRET });
     }),
 };

@@ -12,6 +12,7 @@ import {
   RequestState,
   type RequestSession,
 } from './request-session.js';
+import type { Session } from '../session/session.js';
 import { SessionHttp, type Closing, type Opened } from './session-http.js';
 
 export type { SessionOptions, Logger } from './options.js';
@@ -26,71 +27,106 @@ declare module 'fastify' {
 
 async function plugin(fastify: FastifyInstance, options: SessionOptions): Promise<void> {
   const http = new SessionHttp(options);
+  // A null default gives every request object the property from its constructor on: one
+  // hidden class for all requests, and the assignment below is no shape change.
   fastify.decorateRequest('session', null as unknown as RequestSession);
   fastify.decorate('sessions', http);
 
   // Callback-style hooks: with an in-process store the whole session work is synchronous,
-  // and no promise is made per request.
+  // and no closure or promise is made per request.
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const token = http.token(
       request.headers.cookie,
       http.header ? first(request.headers[http.header]) : undefined,
     );
     const data = newRequestSession();
-    const start = ({ session, release }: Opened) => {
-      const state = new RequestState(
-        http,
-        session,
-        request as unknown as { session?: unknown },
-        () => isSecure(request, http.proxy),
-        token !== undefined,
-      );
-      request.session = bindRequestSession(data, state);
-      if (release) reply.raw.once('close', release);
-      done();
-    };
     const opened = http.open(token, data, request);
-    if (!(opened instanceof Promise)) return start(opened);
-    opened.then(start, (err: unknown) => {
-      const failure = http.failure(err, 'load');
-      reply.code(failure.status).type('text/plain; charset=utf-8').send(failure.body);
-    });
+    if (!(opened instanceof Promise)) {
+      start(http, request, reply, token !== undefined, data, opened);
+      return done();
+    }
+    opened.then(
+      (later) => {
+        start(http, request, reply, token !== undefined, data, later);
+        done();
+      },
+      (err: unknown) => {
+        const failure = http.failure(err, 'load');
+        reply.code(failure.status).type('text/plain; charset=utf-8').send(failure.body);
+      },
+    );
   });
 
   fastify.addHook(
     'onSend',
-    (
-      request: FastifyRequest,
-      reply: FastifyReply,
-      payload: unknown,
-      done: (err: Error | null, payload?: unknown) => void,
-    ) => {
+    (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: OnSendDone) => {
       const state = requestStateOf(request.session);
       if (!state) return done(null, payload);
-      const failed = (err: unknown) => {
-        const failure = http.failure(err, 'commit');
-        reply.code(failure.status).type('text/plain; charset=utf-8');
-        reply.removeHeader('location');
-        done(null, failure.body);
-      };
-      const finish = () => {
-        const value = closing.header();
-        // Fastify appends Set-Cookie values rather than replacing them.
-        if (value !== undefined) reply.header(http.header ?? 'set-cookie', value);
-        done(null, payload);
-      };
       let closing: Closing;
       let written: Promise<void> | undefined;
       try {
         closing = http.close(state.session, state);
         written = closing.delta ? http.commit(state.session, closing.delta) : undefined;
       } catch (err) {
-        return failed(err);
+        return failed(http, reply, err, done);
       }
-      if (written) written.then(finish, failed);
-      else finish();
+      if (!written) return finish(http, reply, closing, payload, done);
+      written.then(
+        () => finish(http, reply, closing, payload, done),
+        (err: unknown) => failed(http, reply, err, done),
+      );
     },
   );
+}
+
+type OnSendDone = (err: Error | null, payload?: unknown) => void;
+
+function start(
+  http: SessionHttp,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  hadToken: boolean,
+  data: Record<string, unknown>,
+  { session, release }: Opened,
+): void {
+  request.session = bindRequestSession(
+    data,
+    new FastifyRequestState(http, session, request, hadToken),
+  );
+  if (release) reply.raw.once('close', release);
+}
+
+function finish(
+  http: SessionHttp,
+  reply: FastifyReply,
+  closing: Closing,
+  payload: unknown,
+  done: OnSendDone,
+): void {
+  const value = closing.header();
+  // Fastify appends Set-Cookie values rather than replacing them.
+  if (value !== undefined) reply.header(http.header ?? 'set-cookie', value);
+  done(null, payload);
+}
+
+function failed(http: SessionHttp, reply: FastifyReply, err: unknown, done: OnSendDone): void {
+  const failure = http.failure(err, 'commit');
+  reply.code(failure.status).type('text/plain; charset=utf-8');
+  reply.removeHeader('location');
+  done(null, failure.body);
+}
+
+class FastifyRequestState extends RequestState {
+  readonly #request: FastifyRequest;
+
+  constructor(http: SessionHttp, session: Session, request: FastifyRequest, hadToken: boolean) {
+    super(http, session, request as unknown as { session?: unknown }, hadToken);
+    this.#request = request;
+  }
+
+  protected isSecure(): boolean {
+    return isSecure(this.#request, this.http.proxy);
+  }
 }
 
 function isSecure(request: FastifyRequest, trustProxy: boolean | undefined): boolean {

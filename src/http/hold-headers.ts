@@ -3,93 +3,168 @@
 // (POST /login → 302 → GET) never reaches the browser before its session is stored, the
 // bug express-session has had for years (#167, #309, #360).
 //
-// The three methods become own properties of the response (so a framework that swaps the
-// response's prototype afterwards, as Express does, cannot bypass them), and they are the same
-// three functions for every response, reading their state from a symbol: no closure per
-// request, and every held response has the same shape.
+// Where the three methods are intercepted decides the cost (framework-base.ts): a response of
+// plain node:http or Connect gets them as own properties, which is cheap there; under Express
+// they are patched once on express's base response object, and a response without a hold
+// passes straight through. Nothing else is stored on the response: its hold is found through
+// the request, on the object the adapter put at req.session (res.req is set by node:http), and
+// only when the app may take req.session away (destroy(), unset: 'destroy') in a WeakMap,
+// whose entries cost the garbage collector more than the lookup saves.
 
 import type { ServerResponse } from 'node:http';
+import { frameworkBase } from './framework-base.js';
 
 type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
 type Name = 'writeHead' | 'write' | 'end';
+type Methods = Record<Name, Method>;
 
-const HOLD = Symbol('sessionmesh.hold');
-
-interface Hold {
-  state: 'before' | 'waiting' | 'after';
-  /** What writeHead/write/end were before: a middleware earlier in the chain may have wrapped them. */
-  original: Record<Name, Method>;
-  hook: () => Promise<void> | undefined;
-  onError: (err: unknown) => void;
-  queue: [Name, unknown[]][] | undefined;
+/** What runs before the headers leave. */
+export interface HeaderHook {
+  /** Runs once, at the first writeHead/write/end; returns a promise when it must wait. */
+  beforeHeaders(): Promise<void> | undefined;
+  /** Answers the request when beforeHeaders failed (the app's writes are dropped). */
+  failed(err: unknown): void;
 }
 
-type HeldResponse = ServerResponse & { [HOLD]: Hold };
+class Hold {
+  state: 'before' | 'waiting' | 'after' = 'before';
+  queue: [Name, unknown[]][] | undefined = undefined;
+  constructor(
+    readonly res: ServerResponse,
+    readonly hook: HeaderHook,
+    /** The methods to call through to: a middleware earlier in the chain may have wrapped them. */
+    readonly original: Methods,
+  ) {}
+}
+
+/** Where a hold is kept on the object found at res.req.session. */
+const HOLD = Symbol('sessionmesh.hold');
+type Carrier = { [HOLD]?: Hold };
+
+/** Holds whose carrier the app may remove from req.session. */
+const pinned = new WeakMap<object, Hold>();
+
+/** Framework bases patched so far, with the methods their held responses call through to. */
+const patchedBases = new WeakMap<object, Methods>();
 
 /**
- * @param hook runs once, before the headers leave; returns a promise when it must wait.
- * @param onError answers the request when the hook fails (its writes are dropped).
+ * Holds `res` until `hook.beforeHeaders()` has run (and its promise, if any, has settled).
+ * @param carrier the object the adapter sets as req.session: under Express the hold is kept on it.
  */
-export function holdHeaders(
-  res: ServerResponse,
-  hook: () => Promise<void> | undefined,
-  onError: (err: unknown) => void,
-): void {
-  const methods = res as unknown as Record<Name, Method>;
-  (res as HeldResponse)[HOLD] = {
-    state: 'before',
-    original: { writeHead: methods.writeHead, write: methods.write, end: methods.end },
-    hook,
-    onError,
-    queue: undefined,
-  };
-  methods.writeHead = heldWriteHead;
-  methods.write = heldWrite;
-  methods.end = heldEnd;
+export function holdHeaders(res: ServerResponse, hook: HeaderHook, carrier: object): void {
+  const base = frameworkBase(res);
+  const original = base && patchedBases.get(base);
+  if (original !== undefined) {
+    (carrier as Carrier)[HOLD] = new Hold(res, hook, original);
+    return;
+  }
+  // Middleware that ran before the first request of a new base may have captured the
+  // unpatched methods: that one response is held through own properties as well (they call
+  // the patched methods, which find no hold and pass through).
+  if (base !== undefined) patchBase(base);
+  const methods = res as unknown as Methods;
+  const hold = new Hold(res, hook, {
+    writeHead: methods.writeHead,
+    write: methods.write,
+    end: methods.end,
+  });
+  methods.writeHead = ownMethod(hold, 'writeHead');
+  methods.write = ownMethod(hold, 'write');
+  methods.end = ownMethod(hold, 'end');
 }
 
-const heldWriteHead = intercept('writeHead', (res) => res);
-const heldWrite = intercept('write', () => true);
-const heldEnd = intercept('end', (res) => res);
+/** Keeps the hold reachable when the app removes `carrier` from req.session. */
+export function pinHold(carrier: object): void {
+  const hold = (carrier as Carrier)[HOLD];
+  if (hold !== undefined && hold.state !== 'after') pinned.set(hold.res, hold);
+}
 
-function intercept(name: Name, whileHeld: (res: ServerResponse) => unknown): Method {
+function holdOf(res: ServerResponse): Hold | undefined {
+  const carrier = (res.req as { session?: Carrier } | undefined)?.session;
+  const hold = carrier?.[HOLD];
+  // A carrier moved to another request (a copied req.session) does not hold this response.
+  if (hold !== undefined && hold.res === res) return hold;
+  return pinned.get(res);
+}
+
+/** The own-property form: closures over the hold (cheap where responses share hidden classes). */
+function ownMethod(hold: Hold, name: Name): Method {
+  const original = hold.original[name];
+  const whileHeld = WHILE_HELD[name];
   return function (this: ServerResponse, ...args: unknown[]) {
-    const hold = (this as HeldResponse)[HOLD];
-    const original = hold.original[name];
     if (hold.state === 'after') return original.apply(this, args);
-    if (hold.state === 'waiting') {
-      hold.queue!.push([name, args]);
-      return whileHeld(this);
-    }
-    let pending: Promise<void> | undefined;
-    try {
-      pending = hold.hook();
-    } catch (err) {
-      hold.state = 'after';
-      hold.onError(err);
-      return whileHeld(this);
-    }
-    if (!pending) {
-      hold.state = 'after';
-      return original.apply(this, args);
-    }
-    hold.state = 'waiting';
-    hold.queue = [[name, args]];
-    pending.then(
-      () => {
-        hold.state = 'after';
-        const calls = hold.queue!;
-        hold.queue = undefined;
-        for (const [method, callArgs] of calls) hold.original[method].apply(this, callArgs);
-      },
-      (err: unknown) => {
-        hold.state = 'after';
-        hold.queue = undefined;
-        hold.onError(err);
-      },
-    );
-    return whileHeld(this);
+    return intercept(this, hold, name, original, whileHeld, args);
   };
+}
+
+function patchBase(base: object): Methods {
+  const target = base as Methods;
+  const original: Methods = { writeHead: target.writeHead, write: target.write, end: target.end };
+  for (const name of ['writeHead', 'write', 'end'] as const) {
+    const through = original[name];
+    const whileHeld = WHILE_HELD[name];
+    Object.defineProperty(base, name, {
+      value: function (this: ServerResponse, ...args: unknown[]) {
+        const hold = holdOf(this);
+        if (hold === undefined || hold.state === 'after') return through.apply(this, args);
+        return intercept(this, hold, name, through, whileHeld, args);
+      },
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+  patchedBases.set(base, original);
+  return original;
+}
+
+const WHILE_HELD: Record<Name, (res: ServerResponse) => unknown> = {
+  writeHead: (res) => res,
+  write: () => true,
+  end: (res) => res,
+};
+
+/** A call on a response still held: run the hook, or queue behind it. */
+function intercept(
+  res: ServerResponse,
+  hold: Hold,
+  name: Name,
+  original: Method,
+  whileHeld: (res: ServerResponse) => unknown,
+  args: unknown[],
+): unknown {
+  if (hold.state === 'waiting') {
+    hold.queue!.push([name, args]);
+    return whileHeld(res);
+  }
+  let pending: Promise<void> | undefined;
+  try {
+    pending = hold.hook.beforeHeaders();
+  } catch (err) {
+    hold.state = 'after';
+    hold.hook.failed(err);
+    return whileHeld(res);
+  }
+  if (!pending) {
+    hold.state = 'after';
+    return original.apply(res, args);
+  }
+  hold.state = 'waiting';
+  hold.queue = [[name, args]];
+  pending.then(
+    () => {
+      hold.state = 'after';
+      const calls = hold.queue!;
+      hold.queue = undefined;
+      for (const [method, callArgs] of calls) hold.original[method].apply(res, callArgs);
+    },
+    (err: unknown) => {
+      hold.state = 'after';
+      hold.queue = undefined;
+      hold.hook.failed(err);
+    },
+  );
+  return whileHeld(res);
 }
 
 /** Answers with a short plain-text error, replacing whatever the handler had prepared. */

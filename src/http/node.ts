@@ -4,14 +4,23 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { answerError, appendSetCookie, holdHeaders } from './hold-headers.js';
+import {
+  answerError,
+  appendSetCookie,
+  holdHeaders,
+  pinHold,
+  type HeaderHook,
+} from './hold-headers.js';
 import type { SessionOptions } from './options.js';
+import { frameworkBase } from './framework-base.js';
 import {
   bindRequestSession,
   newRequestSession,
+  requestStateOf,
   RequestState,
   type RequestSession,
 } from './request-session.js';
+import type { Session } from '../session/session.js';
 import { SessionHttp, type Opened } from './session-http.js';
 
 export type { SessionOptions, Logger } from './options.js';
@@ -40,57 +49,122 @@ export function attach(
     http.header ? headerValue(req.headers[http.header]) : undefined,
   );
   const data = newRequestSession();
-  const start = ({ session, release }: Opened) => {
-    const state = new RequestState(
-      http,
-      session,
-      req,
-      () => isSecure(req, http.proxy),
-      token !== undefined,
-    );
-    const requestSession = bindRequestSession(data, state);
-    req.session = requestSession;
-    req.sessionID = session.id;
-    req.sessionStore = http.store;
-    if (release) res.once('close', release);
-    holdHeaders(
-      res,
-      () => beforeHeaders(http, state, requestSession, res),
-      (err) => {
-        const failure = http.failure(err, 'commit');
-        answerError(res, failure.status, failure.body);
-      },
-    );
-    next();
-  };
   const opened = http.open(token, data, req);
-  if (!(opened instanceof Promise)) return start(opened);
-  opened.then(start, (err: unknown) => {
-    const failure = http.failure(err, 'load');
-    answerError(res, failure.status, failure.body);
-  });
+  // An in-process store answers synchronously: no closure, no promise on that path.
+  if (!(opened instanceof Promise))
+    return start(http, req, res, next, token !== undefined, data, opened);
+  opened.then(
+    (later) => start(http, req, res, next, token !== undefined, data, later),
+    (err: unknown) => {
+      const failure = http.failure(err, 'load');
+      answerError(res, failure.status, failure.body);
+    },
+  );
 }
 
-/** The commit, run at the first writeHead/write/end; a promise only when it must wait. */
-function beforeHeaders(
+function start(
   http: SessionHttp,
-  state: RequestState,
-  data: RequestSession,
+  req: SessionRequest,
   res: ServerResponse,
-): Promise<void> | undefined {
-  const { session, req } = state;
-  if (req.session !== data && !session.destroyed) {
-    // The app removed req.session: express-session's `unset` option decides.
-    if (http.unset === 'destroy' && !session.isNew) return http.manager.destroy(session);
-    return undefined;
+  next: (err?: unknown) => void,
+  hadToken: boolean,
+  data: Record<string, unknown>,
+  { session, release }: Opened,
+): void {
+  const state = new NodeRequestState(http, session, req, hadToken, res);
+  const requestSession = bindRequestSession(data, state);
+  state.data = requestSession;
+  req.session = requestSession;
+  if (!aliasedOnBase(req)) {
+    req.sessionID = session.id;
+    req.sessionStore = http.store;
   }
-  const closing = http.close(session, state);
-  const written = closing.delta ? http.commit(session, closing.delta) : undefined;
-  if (!written) {
-    sendToken(http, res, closing.header());
-    return undefined;
+  if (release) res.once('close', release);
+  holdHeaders(res, state, requestSession);
+  // The app may delete req.session, and this hook must still destroy the stored session.
+  if (http.unset === 'destroy') pinHold(requestSession);
+  next();
+}
+
+const aliasedBases = new WeakSet<object>();
+
+/**
+ * express-session's req.sessionID ("an alias of req.session.id") and req.sessionStore, as
+ * accessors on the framework's base request when there is one (framework-base.ts): under
+ * Express two fewer properties added per request. An assignment (express-session in another
+ * app of the process sets both) makes an own property, as it would without the accessors.
+ */
+function aliasedOnBase(req: SessionRequest): boolean {
+  const base = frameworkBase(req);
+  if (base === undefined) return false;
+  if (aliasedBases.has(base)) return true;
+  aliasedBases.add(base);
+  const alias = (name: string, read: (state: RequestState) => unknown) =>
+    Object.defineProperty(base, name, {
+      get(this: SessionRequest) {
+        const state = requestStateOf(this.session);
+        return state && read(state);
+      },
+      set(this: SessionRequest, value: unknown) {
+        Object.defineProperty(this, name, {
+          value,
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+      },
+      enumerable: false,
+      configurable: true,
+    });
+  alias('sessionID', (state) => state.session.id);
+  alias('sessionStore', (state) => state.http.store);
+  return true;
+}
+
+/** A node:http request's session state; it is also the hook that commits before the headers. */
+class NodeRequestState extends RequestState implements HeaderHook {
+  declare readonly req: SessionRequest;
+  readonly res: ServerResponse;
+  /** The req.session this request started with (the app may remove or replace it). */
+  data: RequestSession | undefined;
+
+  constructor(
+    http: SessionHttp,
+    session: Session,
+    req: SessionRequest,
+    hadToken: boolean,
+    res: ServerResponse,
+  ) {
+    super(http, session, req, hadToken);
+    this.res = res;
+    this.data = undefined;
   }
-  return written.then(() => sendToken(http, res, closing.header()));
+
+  protected isSecure(): boolean {
+    return isSecure(this.req, this.http.proxy);
+  }
+
+  /** The commit, run at the first writeHead/write/end; a promise only when it must wait. */
+  beforeHeaders(): Promise<void> | undefined {
+    const { http, session, req, res } = this;
+    if (req.session !== this.data && !session.destroyed) {
+      // The app removed req.session: express-session's `unset` option decides.
+      if (http.unset === 'destroy' && !session.isNew) return http.manager.destroy(session);
+      return undefined;
+    }
+    const closing = http.close(session, this);
+    const written = closing.delta ? http.commit(session, closing.delta) : undefined;
+    if (!written) {
+      sendToken(http, res, closing.header());
+      return undefined;
+    }
+    return written.then(() => sendToken(http, res, closing.header()));
+  }
+
+  failed(err: unknown): void {
+    const failure = this.http.failure(err, 'commit');
+    answerError(this.res, failure.status, failure.body);
+  }
 }
 
 function sendToken(http: SessionHttp, res: ServerResponse, value: string | undefined): void {

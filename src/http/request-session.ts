@@ -4,39 +4,38 @@
 // enumerable properties; everything else lives on the prototype or behind a symbol.
 
 import type { Session } from '../session/session.js';
+import { pinHold } from './hold-headers.js';
 import type { SessionHttp } from './session-http.js';
 
 export const STATE = Symbol('sessionmesh.request');
 
-/** What a request's session object knows of its request. */
-export class RequestState {
+/**
+ * What a request's session object knows of its request. Each adapter extends it with how its
+ * framework tells HTTPS (one object per request, no closure).
+ */
+export abstract class RequestState {
   readonly http: SessionHttp;
   readonly session: Session;
   readonly req: { session?: unknown };
   readonly hadToken: boolean;
-  readonly #isSecure: () => boolean;
   #secure: boolean | undefined;
   /** Set by touch() and save(): write even if nothing changed. */
   touched = false;
   #cookie: SessionCookie | undefined;
 
-  constructor(
-    http: SessionHttp,
-    session: Session,
-    req: { session?: unknown },
-    isSecure: () => boolean,
-    hadToken: boolean,
-  ) {
+  constructor(http: SessionHttp, session: Session, req: { session?: unknown }, hadToken: boolean) {
     this.http = http;
     this.session = session;
     this.req = req;
-    this.#isSecure = isSecure;
     this.hadToken = hadToken;
   }
 
+  /** Whether the request came over HTTPS (directly, or through a trusted proxy). */
+  protected abstract isSecure(): boolean;
+
   /** Whether the request came over HTTPS; asked only when a cookie is written (it can cost). */
   get secure(): boolean {
-    return (this.#secure ??= this.#isSecure());
+    return (this.#secure ??= this.isSecure());
   }
 
   get cookie(): SessionCookie {
@@ -107,7 +106,10 @@ const proto = {
   destroy(this: RequestSession, callback?: Callback) {
     const s = state(this);
     const work = s.http.manager.destroy(s.session).then(() => {
-      if (s.req.session === this) delete s.req.session;
+      if (s.req.session !== this) return;
+      // The commit before the headers clears the cookie: it must still find its hold.
+      pinHold(this);
+      delete s.req.session;
     });
     return settle(this, work, callback);
   },
@@ -150,7 +152,8 @@ function state(self: object): RequestState {
 }
 
 function syncSessionId(s: RequestState): void {
-  (s.req as { sessionID?: string }).sessionID = s.session.id;
+  // Under Express req.sessionID may be an accessor that reads the session's id (node.ts).
+  if (Object.hasOwn(s.req, 'sessionID')) (s.req as { sessionID?: string }).sessionID = s.session.id;
 }
 
 /** An empty session object; attributes are copied onto it when its session loads. */
