@@ -7,10 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { load, requireWrk } from './lib/wrk.js';
 import { withRatios, type Row } from './lib/table.js';
-import { measure } from './redis-store.js';
+import { loadInTurn, measure, SESSIONS } from './redis-store.js';
 import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
 
 const GROUP = '(d) Express, existing session: read + increment';
+const GROUP_MANY = `(d) Express, ${SESSIONS} sessions in turn: read + increment`;
 const ANCHOR = 'express-session + connect-redis';
 const CLUSTER = 'sessionmesh + ClusterStore, 3 members (sync, backups 1), sent to the owner';
 
@@ -64,7 +65,14 @@ async function waitForMembers(members: Member[]): Promise<void> {
   }
 }
 
-async function measureCluster(options: { durationS?: number; repeats?: number }): Promise<Row> {
+/**
+ * One session (every connection sends the same cookie: the merges of concurrent requests are
+ * combined), or `sessions` created on m0 and taken in turn (rarely two in flight at once).
+ */
+async function measureCluster(
+  options: { durationS?: number; repeats?: number },
+  sessions: number,
+): Promise<Row> {
   const members: Member[] = [];
   try {
     const seed = await startMember('m0', undefined, 0);
@@ -73,18 +81,20 @@ async function measureCluster(options: { durationS?: number; repeats?: number })
     await waitForMembers(members);
     const url = `http://127.0.0.1:${seed.port}/`;
     // Key affinity: a session created on m0 lives in a partition m0 owns.
-    const cookie = (await fetch(url)).headers.getSetCookie()[0]?.split(';')[0];
-    if (!cookie) throw new Error('the cluster app sent no cookie');
-    await load({ url, headers: { cookie }, durationS: 1, repeats: 1, core: 1 });
-    const result = await load({
-      url,
-      headers: { cookie },
-      durationS: options.durationS ?? 4,
-      repeats: options.repeats ?? 3,
-      core: 1,
-    });
+    const cookies: string[] = [];
+    for (let i = 0; i < sessions; i++) {
+      const cookie = (await fetch(url)).headers.getSetCookie()[0]?.split(';')[0];
+      if (!cookie) throw new Error('the cluster app sent no cookie');
+      cookies.push(cookie);
+    }
+    const run = (durationS: number, repeats: number) =>
+      sessions === 1
+        ? load({ url, headers: { cookie: cookies[0]! }, durationS, repeats, core: 1 })
+        : loadInTurn(url, cookies, durationS, repeats);
+    await run(1, 1);
+    const result = await run(options.durationS ?? 4, options.repeats ?? 3);
     return {
-      group: GROUP,
+      group: sessions === 1 ? GROUP : GROUP_MANY,
       name: CLUSTER,
       reqPerSec: result.reqPerSec,
       p50Ms: result.p50Ms,
@@ -103,9 +113,13 @@ export async function benchClusterHttp(
   const redis = await startRedis();
   process.env.REDIS_URL = redis.url;
   try {
-    const anchor = await measure(ANCHOR, GROUP, { ...options, sessions: 1 });
-    const cluster = await measureCluster(options);
-    return withRatios([anchor, cluster], (row) => (row.name === ANCHOR ? undefined : ANCHOR));
+    const rows: Row[] = [];
+    for (const sessions of [1, SESSIONS]) {
+      const group = sessions === 1 ? GROUP : GROUP_MANY;
+      rows.push(await measure(ANCHOR, group, { ...options, sessions }));
+      rows.push(await measureCluster(options, sessions));
+    }
+    return withRatios(rows, (row) => (row.name === ANCHOR ? undefined : ANCHOR));
   } finally {
     await stopRedis(redis);
   }

@@ -4,6 +4,7 @@
 //   express-session + connect-redis | sessionmesh + redis | sessionmesh + redis near cache
 //   express-session + connect-pg-simple | sessionmesh + postgres
 //   sessionmesh + memory (a reference: the adapter alone, no store round trip)
+//   express, no session (the ceiling: the same app with no session at all)
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { session } from '../dist/http/express.js';
@@ -20,6 +21,7 @@ const expressSession = require('express-session');
 const options = { secret: SECRET, resave: false, saveUninitialized: false };
 
 async function middleware(): Promise<unknown> {
+  if (variant === 'express, no session') return undefined;
   if (variant === 'sessionmesh + memory') return session({ ...options } as never);
   if (variant.includes('redis')) {
     const { createClient } = require('redis');
@@ -59,10 +61,12 @@ async function middleware(): Promise<unknown> {
 }
 
 const app = express();
-app.use(await middleware());
-app.get('/', (req: { session: Record<string, unknown> }, res: { end(body: string): void }) => {
-  const n = ((req.session.n as number) ?? 0) + 1;
-  req.session.n = n;
+const sessions = await middleware();
+if (sessions) app.use(sessions);
+app.get('/', (req: { session?: Record<string, unknown> }, res: { end(body: string): void }) => {
+  const data = req.session ?? {};
+  const n = ((data.n as number) ?? 0) + 1;
+  data.n = n;
   res.end(String(n));
 });
 const server = app.listen(0, '127.0.0.1', () =>

@@ -16,6 +16,8 @@ const ANCHOR = 'express-session + connect-redis';
 const VARIANTS = [ANCHOR, 'sessionmesh + redis', 'sessionmesh + redis near cache'];
 /** The adapter over an in-process store: the ceiling of any store under the same app. */
 export const REFERENCE = 'sessionmesh + memory';
+/** The same app with no session at all: no session layer can make Express faster than this. */
+export const CEILING = 'express, no session';
 /**
  * The second workload: every request takes the next of this many sessions, so two requests
  * of one session are rarely in flight together and the store's write combining
@@ -34,7 +36,8 @@ export async function benchRedisStore(
   try {
     for (const sessions of [1, SESSIONS]) {
       const group = sessions === 1 ? GROUP : GROUP_MANY;
-      for (const variant of [...VARIANTS, REFERENCE])
+      const ceiling = sessions === 1 ? [CEILING] : [];
+      for (const variant of [...VARIANTS, REFERENCE, ...ceiling])
         rows.push(await measure(variant, group, { ...options, sessions }));
     }
   } finally {
@@ -57,7 +60,11 @@ export async function measure(
     const url = `http://127.0.0.1:${server.port}/`;
     const cookies: string[] = [];
     for (let i = 0; i < (options.sessions ?? 1); i++) {
-      const cookie = (await fetch(url)).headers.getSetCookie()[0];
+      // The ceiling sets no cookie; it gets one of the same size to parse past.
+      const cookie =
+        variant === CEILING
+          ? `connect.sid=s%3A${'x'.repeat(80)}`
+          : (await fetch(url)).headers.getSetCookie()[0];
       if (!cookie) throw new Error(`${variant} sent no cookie`);
       cookies.push(cookie.split(';')[0]!);
     }
@@ -74,6 +81,9 @@ export async function measure(
       p50Ms: result.p50Ms,
       p99Ms: result.p99Ms,
       ...(variant === REFERENCE && { note: 'reference: no store round trip, not a competitor' }),
+      ...(variant === CEILING && {
+        note: 'ceiling: bare Express, the same route without a session',
+      }),
       ...(result.errors > 0 && { note: `${result.errors} errors` }),
     };
   } finally {
@@ -82,7 +92,7 @@ export async function measure(
 }
 
 /** wrk (same flags as lib/wrk.ts: 1 thread, 50 connections, core 1) cycling through `cookies`. */
-async function loadInTurn(
+export async function loadInTurn(
   url: string,
   cookies: string[],
   durationS: number,

@@ -6,6 +6,7 @@ import { InvalidOptionError, RetryableError, StoreUnavailableError } from '../er
 import { isValidRoute, MAX_ROUTES } from '../session/id.js';
 import type { LiveRecord, SessionRecord } from '../session/record.js';
 import { BaseStore } from '../store/base-store.js';
+import { MergeCoalescer } from '../store/merge-coalescer.js';
 import { AFFINITIES, drawOwnedId, routesOf, type Affinity } from './key-affinity.js';
 import type { ReplicatedMap } from './replicated-map.js';
 import type { LockOptions } from './session-lock.js';
@@ -27,6 +28,13 @@ export class ClusterStore extends BaseStore {
   readonly #onLeave: (() => Promise<void>) | undefined;
   readonly #onClose: (() => Promise<void>) | undefined;
   readonly #lockOptions: LockOptions;
+  /**
+   * Write combining, as over Redis and PostgreSQL: a merge of a session is a round trip to its
+   * backups (or its owner), so the merges of one session that arrive meanwhile go as one.
+   */
+  readonly #coalescer = new MergeCoalescer((id, delta) =>
+    unavailableOnRetryable(this.map.merge(id, delta)),
+  );
   #closing: Promise<void> | undefined;
 
   /** @throws {InvalidOptionError} for an unknown affinity or a member name that cannot be a route. */
@@ -76,7 +84,7 @@ export class ClusterStore extends BaseStore {
   }
 
   protected mergeRecord(id: string, delta: SessionRecord): Promise<void> {
-    return unavailableOnRetryable(this.map.merge(id, delta));
+    return this.#coalescer.merge(id, delta);
   }
 
   protected listIds(): Promise<string[]> {

@@ -1,6 +1,7 @@
-// The external stores combine the merges of one session that one app node sends at once
-// (src/store/merge-coalescer.ts): against real servers, nothing of any delta is lost, each
-// caller is acknowledged, and Redis sees fewer script runs than merges.
+// The external stores and ClusterStore combine the merges of one session that one app node
+// sends at once (src/store/merge-coalescer.ts): against real servers, nothing of any delta is
+// lost, each caller is acknowledged, and Redis sees fewer script runs than merges; in the
+// cluster the owner replicates fewer merges to its backup than the app made.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { createRedisStore } from '../../src/store/redis-store.js';
 import { createPostgresStore } from '../../src/store/postgres-store.js';
+import { createCluster } from '../../src/cluster/cluster.js';
+import { MemoryNetwork } from '../../src/cluster/transport/memory-network.js';
+import { ManualView } from '../../src/cluster/view.js';
 import { freshRecord } from '../../src/store/store.contract.js';
 import { HybridClock } from '../../src/session/hlc.js';
 import type { SessionStore } from '../../src/store/store.js';
@@ -90,6 +94,34 @@ describe('write combining in the external stores', () => {
       await mergeAtOnce(store);
     } finally {
       await store.close();
+    }
+  });
+
+  it('ClusterStore: loses nothing of 50 concurrent merges and sends the map fewer merges', async () => {
+    const network = new MemoryNetwork();
+    const addresses = ['a', 'b', 'c'].map((name) => ({ name, address: `mem://${name}` }));
+    const members = await Promise.all(
+      addresses.map((address) =>
+        createCluster({
+          transport: network.createTransport(address),
+          view: new ManualView(addresses),
+          operationTimeoutMs: 2000,
+        }),
+      ),
+    );
+    try {
+      await Promise.all(members.map((m) => m.whenReady()));
+      const { store } = members[0]!;
+      let mapMerges = 0;
+      const merge = store.map.merge.bind(store.map);
+      store.map.merge = (id, delta) => {
+        mapMerges++;
+        return merge(id, delta);
+      };
+      await mergeAtOnce(store);
+      assert.ok(mapMerges < MERGES / 2, `${mapMerges} map merges for ${MERGES + 3} merges`);
+    } finally {
+      await Promise.all(members.map((m) => m.close()));
     }
   });
 });
