@@ -122,7 +122,7 @@ function failureDetectionMedian(): number | undefined {
 export async function benchCluster(full = true): Promise<Row[]> {
   const rows: Row[] = [];
   try {
-    const nodes = await startNodes(3, { SM_NEAR_CACHE: '0' });
+    const nodes = await startNodes(3, { SM_NEAR_CACHE: '0', SM_BUILT: '1' });
     const [m0, m1] = nodes as [DataNode, DataNode, DataNode];
     const id = await ownedBy(m0, 'm1');
     await post(m0, `/write?id=${id}&n=0&fresh=1`);
@@ -185,13 +185,13 @@ function anchorOf(row: Row): string | undefined {
  */
 export async function benchMigration(sessions: number): Promise<Row> {
   try {
-    const nodes = await startNodes(3, { SM_NEAR_CACHE: '0' });
+    const nodes = await startNodes(3, { SM_NEAR_CACHE: '0', SM_BUILT: '1' });
     const perNode = Math.ceil(sessions / 3);
     const filled = Date.now();
     await Promise.all(nodes.map((n) => post(n, `/fill?count=${perNode}&bytes=1024`)));
     const fillSeconds = (Date.now() - filled) / 1000;
     const started = Date.now();
-    const m3 = await startNode('m3', [nodes[0]!.address], { SM_NEAR_CACHE: '0' });
+    const m3 = await startNode('m3', [nodes[0]!.address], { SM_NEAR_CACHE: '0', SM_BUILT: '1' });
     await waitConverged([...nodes, m3], 120_000);
     const seconds = (Date.now() - started) / 1000;
     const held = (await status(m3)).held;

@@ -14,6 +14,11 @@ export interface MapCounters {
   repaired: number;
   /** Near-cache invalidations sent by this member as owner. */
   invalidationsSent: number;
+  /**
+   * Merges this member applied as owner and replicated (sync mode), and the backup rounds that
+   * carried them: merges of one session that arrive while a round is in flight share the next.
+   */
+  backup: { merges: number; rounds: number };
   /** Bytes of session records sent to backups and in migrations (JSON length, an estimate). */
   bytesSent: number;
   /** Session locks (`lock: 'cluster'`) asked for by this member: granted, timed out, time waited. */
@@ -28,6 +33,7 @@ export function createCounters(): MapCounters {
     migrations: { pulled: 0, pushed: 0, promoted: 0 },
     repaired: 0,
     invalidationsSent: 0,
+    backup: { merges: 0, rounds: 0 },
     bytesSent: 0,
     locks: { acquired: 0, timeouts: 0, waitMsTotal: 0 },
   };
@@ -92,6 +98,12 @@ export function renderMetrics(counters: MapCounters, gauges: MapGauges): string 
   ]);
   metric('repaired_total', 'counter', 'Sessions repaired by anti-entropy.', [
     ['', counters.repaired],
+  ]);
+  metric('backup_merges_total', 'counter', 'Merges applied as owner and replicated (sync).', [
+    ['', counters.backup.merges],
+  ]);
+  metric('backup_rounds_total', 'counter', 'Backup rounds that carried them (combined).', [
+    ['', counters.backup.rounds],
   ]);
   metric('invalidations_total', 'counter', 'Near-cache invalidations sent.', [
     ['', counters.invalidationsSent],

@@ -195,6 +195,30 @@ describe('ReplicatedMap', () => {
     await assert.rejects(a!.map.merge(id, fresh()), { code: 'SM_ERR_CLUSTER_NOT_OWNER' });
   });
 
+  it('combines the backup rounds of one session written at once; every write reaches the backup', async () => {
+    const sim = cluster();
+    const [a, b, c] = await sim.add('a', 'b', 'c');
+    await sim.whenReady();
+    let id = newId();
+    while (a!.map.table.owner(a!.map.table.partitionOf(id))!.name !== 'a') id = newId();
+    await b!.map.merge(id, fresh({ start: 0 }));
+    const before = { ...a!.map.counters.backup };
+    // 40 writers on two members, each setting its own attribute, all in flight together.
+    await Promise.all(
+      Array.from({ length: 40 }, (_, k) => [b, c][k % 2]!.map.merge(id, set({ [`k${k}`]: k }))),
+    );
+    const merges = a!.map.counters.backup.merges - before.merges;
+    const rounds = a!.map.counters.backup.rounds - before.rounds;
+    assert.equal(merges, 40);
+    assert.ok(rounds < merges / 2, `${rounds} backup rounds for ${merges} merges`);
+    // The backup holds every acknowledged write: it alone serves them once the owner is gone.
+    const backup = [b!, c!].find((m) => m.map.localCopy(id) !== undefined)!;
+    for (let k = 0; k < 40; k++) assert.equal(valueOf(backup.map.localCopy(id), `k${k}`), k);
+    await sim.crash('a');
+    sim.announce();
+    for (let k = 0; k < 40; k++) assert.equal(valueOf(await backup.map.get(id), `k${k}`), k);
+  });
+
   it('acknowledges an async write without its backup, and anti-entropy repairs the backup', async () => {
     const sim = cluster({ writeMode: 'async' });
     const [a, b] = await sim.add('a', 'b');

@@ -119,6 +119,8 @@ const READY: PartitionState = { pulling: false };
 
 /** Answer of a local or remote attempt: a body, or a retry reason. */
 type Attempt = { body: Body } | { retry: RetryReason };
+/** The merges of one session waiting for its next backup round, each told whether it was acknowledged. */
+type BackupLane = ((acknowledged: boolean) => void)[];
 
 export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
   readonly self: MemberAddress;
@@ -160,6 +162,8 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
   #leaving = false;
   #closed = false;
   #inFlight = 0;
+  /** Per session with a backup round in flight: the merges waiting for the next (#backUp). */
+  readonly #backupLanes = new Map<string, BackupLane>();
   #antiEntropyTimer: NodeJS.Timeout | undefined;
   #readyTimer: NodeJS.Timeout | undefined;
   readonly #onView = (view: ClusterView): void => this.#applyView(view);
@@ -540,12 +544,60 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
       const outcome = this.#store.merge(id, delta);
       if (outcome.destroyed) this.#announce('destroyed', id);
       await this.#invalidate(id);
-      if (outcome.record && !(await this.#replicate(p, [[id, outcome.record]])))
+      if (outcome.record && !(await this.#backUp(p, id, outcome.record)))
         return { retry: 'backup' };
       return { body: { ok: true } };
     } finally {
       this.#inFlight--;
     }
+  }
+
+  /**
+   * Replicates the session `id` after a merge applied as owner. In sync mode at most one backup
+   * round per session is in flight: the merges of it that arrive meanwhile wait and share the
+   * next round, which sends the record as it is when that round starts (it holds them all). So
+   * each merge is acknowledged by a round sent after it was applied (invariant 1), and a session
+   * hit by many writers costs one round per round trip instead of one per write.
+   */
+  #backUp(p: number, id: string, record: SessionRecord): Promise<boolean> {
+    if (this.#writeMode === 'async') return this.#replicate(p, [[id, record]]);
+    this.counters.backup.merges++;
+    const lane = this.#backupLanes.get(id);
+    if (lane) return new Promise((resolve) => lane.push(resolve));
+    const fresh: BackupLane = [];
+    this.#backupLanes.set(id, fresh);
+    return this.#backupRound(p, id, record, fresh);
+  }
+
+  async #backupRound(
+    p: number,
+    id: string,
+    record: SessionRecord,
+    waiting: BackupLane,
+  ): Promise<boolean> {
+    this.counters.backup.rounds++;
+    try {
+      return await this.#replicate(p, [[id, record]]);
+    } finally {
+      this.#nextBackupRound(p, id, waiting);
+    }
+  }
+
+  /** The round of `id` returned: send one for the merges that waited, or close the lane. */
+  #nextBackupRound(p: number, id: string, waiting: BackupLane): void {
+    const record = this.#store.raw(id);
+    if (waiting.length === 0 || record === undefined) {
+      // No record left: it expired, or its partition was pushed away (to an owner that
+      // acknowledged it): nothing of it is left to replicate from here.
+      this.#backupLanes.delete(id);
+      for (const resolve of waiting) resolve(true);
+      return;
+    }
+    const next: BackupLane = [];
+    this.#backupLanes.set(id, next);
+    void this.#backupRound(p, id, record, next).then((ok) => {
+      for (const resolve of waiting) resolve(ok);
+    });
   }
 
   /** Sends records of p to its backups; in sync mode, true only when every backup acknowledged. */

@@ -1,7 +1,8 @@
 // A cluster member with its data layer, as a child process, for the fault tests and the bench:
 // TCP transport + SWIM membership + createCluster, and a small HTTP control protocol on
 // 127.0.0.1. Arguments: name, seeds (comma-separated, may be empty). Environment:
-// SM_BACKUPS (default 1), SM_WRITE_MODE (sync|async), SM_NEAR_CACHE=0 (no near cache). Reports one JSON line per event on stdout.
+// SM_BACKUPS (default 1), SM_WRITE_MODE (sync|async), SM_NEAR_CACHE=0 (no near cache), SM_BUILT=1
+// (dist/ instead of src/). Reports one JSON line per event on stdout.
 //
 //   POST /write?id=&n=   merges attribute n (a fresh session when absent); 200 once acknowledged
 //   GET  /read?id=       {"n": value or null}
@@ -14,11 +15,22 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createCluster } from '../../src/cluster/cluster.js';
-import { createMembership } from '../../src/cluster/membership/membership.js';
-import { createTcpTransport } from '../../src/cluster/transport/tcp-transport.js';
-import { HybridClock } from '../../src/session/hlc.js';
 import type { SessionRecord } from '../../src/session/record.js';
+
+// SM_BUILT=1 (the bench): run the compiled dist/ as the package ships it, not src through tsx.
+const lib = process.env['SM_BUILT'] === '1' ? '../../dist' : '../../src';
+const { createCluster } = (await import(
+  `${lib}/cluster/cluster.js`
+)) as typeof import('../../src/cluster/cluster.js');
+const { createMembership } = (await import(
+  `${lib}/cluster/membership/membership.js`
+)) as typeof import('../../src/cluster/membership/membership.js');
+const { createTcpTransport } = (await import(
+  `${lib}/cluster/transport/tcp-transport.js`
+)) as typeof import('../../src/cluster/transport/tcp-transport.js');
+const { HybridClock } = (await import(
+  `${lib}/session/hlc.js`
+)) as typeof import('../../src/session/hlc.js');
 
 const [name = 'member', seedList = ''] = process.argv.slice(2);
 const backups = Number(process.env['SM_BACKUPS'] ?? 1);
