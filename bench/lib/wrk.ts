@@ -30,8 +30,13 @@ export function requireWrk(): void {
 export async function load(options: LoadOptions): Promise<LoadResult> {
   const runs: LoadResult[] = [];
   for (let i = 0; i < (options.repeats ?? 3); i++) runs.push(await loadOnce(options));
-  runs.sort((a, b) => a.reqPerSec - b.reqPerSec);
-  return runs[Math.floor(runs.length / 2)]!;
+  return median(runs);
+}
+
+/** The run with the median req/s. */
+export function median(runs: LoadResult[]): LoadResult {
+  const sorted = [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function loadOnce(options: LoadOptions): Promise<LoadResult> {
