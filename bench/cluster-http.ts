@@ -116,7 +116,7 @@ export async function benchClusterHttp(
     const rows: Row[] = [];
     for (const sessions of [1, SESSIONS]) {
       const group = sessions === 1 ? GROUP : GROUP_MANY;
-      rows.push(await measure(ANCHOR, group, { ...options, sessions }));
+      rows.push(...(await measure([ANCHOR], group, { ...options, sessions })));
       rows.push(await measureCluster(options, sessions));
     }
     return withRatios(rows, (row) => (row.name === ANCHOR ? undefined : ANCHOR));

@@ -21,8 +21,12 @@ export async function benchPostgresStore(
   try {
     for (const sessions of [1, SESSIONS]) {
       const group = sessions === 1 ? GROUP : GROUP_MANY;
-      for (const variant of [ANCHOR, 'sessionmesh + postgres', REFERENCE])
-        rows.push(await measure(variant, group, { ...options, sessions }));
+      rows.push(
+        ...(await measure([ANCHOR, 'sessionmesh + postgres', REFERENCE], group, {
+          ...options,
+          sessions,
+        })),
+      );
     }
   } finally {
     await schema.drop();

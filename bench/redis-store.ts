@@ -1,7 +1,7 @@
 // Issue 4's benchmark, Redis half: Express + sessionmesh + RedisStore (without and with the
 // near cache) against Express + express-session + connect-redis, the same redis-server, the
-// same read+increment workload on one existing session. The app runs on core 0, wrk on core 1,
-// redis-server unpinned. `benchRedisStore()` returns the rows for bench/run.ts.
+// same read+increment workload, measured in rounds (lib/rounds.ts). The apps run on core 0,
+// wrk on core 1, redis-server unpinned. `benchRedisStore()` returns the rows for bench/run.ts.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { startServer } from './lib/server-process.js';
 import { load, requireWrk, runWrk, type LoadResult } from './lib/wrk.js';
 import { toMarkdown, withRatios, type Row } from './lib/table.js';
+import { measureInRounds, type Contender } from './lib/rounds.js';
 import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
 
 const GROUP = 'Express, existing session: read + increment, one redis-server';
@@ -37,8 +38,9 @@ export async function benchRedisStore(
     for (const sessions of [1, SESSIONS]) {
       const group = sessions === 1 ? GROUP : GROUP_MANY;
       const ceiling = sessions === 1 ? [CEILING] : [];
-      for (const variant of [...VARIANTS, REFERENCE, ...ceiling])
-        rows.push(await measure(variant, group, { ...options, sessions }));
+      rows.push(
+        ...(await measure([...VARIANTS, REFERENCE, ...ceiling], group, { ...options, sessions })),
+      );
     }
   } finally {
     await stopRedis(redis);
@@ -47,33 +49,20 @@ export async function benchRedisStore(
 }
 
 /**
- * One variant of bench/redis-app.ts under wrk, on existing sessions: one (every connection
- * sends the same cookie) or `sessions` taken in turn, request by request.
+ * Variants of bench/redis-app.ts under wrk, measured in rounds (lib/rounds.ts), on existing
+ * sessions: one (every connection sends the same cookie) or `sessions` taken in turn.
  */
 export async function measure(
-  variant: string,
+  variants: string[],
   group: string,
   options: { durationS?: number; repeats?: number; sessions?: number },
-): Promise<Row> {
-  const server = await startServer('../redis-app.ts', [variant], 0);
-  try {
-    const url = `http://127.0.0.1:${server.port}/`;
-    const cookies: string[] = [];
-    for (let i = 0; i < (options.sessions ?? 1); i++) {
-      // The ceiling sets no cookie; it gets one of the same size to parse past.
-      const cookie =
-        variant === CEILING
-          ? `connect.sid=s%3A${'x'.repeat(80)}`
-          : (await fetch(url)).headers.getSetCookie()[0];
-      if (!cookie) throw new Error(`${variant} sent no cookie`);
-      cookies.push(cookie.split(';')[0]!);
-    }
-    const run = (durationS: number, repeats: number): Promise<LoadResult> =>
-      cookies.length === 1
-        ? load({ url, headers: { cookie: cookies[0]! }, durationS, repeats, core: 1 })
-        : loadInTurn(url, cookies, durationS, repeats);
-    await run(1, 1);
-    const result = await run(options.durationS ?? 4, options.repeats ?? 3);
+): Promise<Row[]> {
+  const results = await measureInRounds(
+    variants.map((variant) => () => startVariant(variant, options.sessions ?? 1)),
+    options,
+  );
+  return variants.map((variant) => {
+    const result = results.get(variant)!;
     return {
       group,
       name: variant,
@@ -86,8 +75,34 @@ export async function measure(
       }),
       ...(result.errors > 0 && { note: `${result.errors} errors` }),
     };
-  } finally {
+  });
+}
+
+async function startVariant(variant: string, sessions: number): Promise<Contender> {
+  const server = await startServer('../redis-app.ts', [variant], 0);
+  try {
+    const url = `http://127.0.0.1:${server.port}/`;
+    const cookies: string[] = [];
+    for (let i = 0; i < sessions; i++) {
+      // The ceiling sets no cookie; it gets one of the same size to parse past.
+      const cookie =
+        variant === CEILING
+          ? `connect.sid=s%3A${'x'.repeat(80)}`
+          : (await fetch(url)).headers.getSetCookie()[0];
+      if (!cookie) throw new Error(`${variant} sent no cookie`);
+      cookies.push(cookie.split(';')[0]!);
+    }
+    return {
+      name: variant,
+      run: (durationS) =>
+        cookies.length === 1
+          ? load({ url, headers: { cookie: cookies[0]! }, durationS, repeats: 1, core: 1 })
+          : loadInTurn(url, cookies, durationS, 1),
+      stop: () => server.stop(),
+    };
+  } catch (err) {
     await server.stop();
+    throw err;
   }
 }
 
