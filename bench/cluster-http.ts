@@ -1,13 +1,14 @@
 // Issue 3's HTTP benchmark: Express + sessionmesh/express over ClusterStore (three members in
 // three processes, bench/cluster-app.ts; requests sent to the member that owns the session)
 // against Express + express-session + connect-redis (bench/redis-app.ts), the same read +
-// increment workload on one existing session. The app that wrk drives runs on core 0, wrk on
-// core 1; the other two members, like redis-server, are not pinned.
+// increment workload, the two measured in rounds (lib/rounds.ts). The app that wrk drives runs
+// on core 0, wrk on core 1; the other two members, like redis-server, are not pinned.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { load, requireWrk } from './lib/wrk.js';
+import { loadWithCookies, requireWrk } from './lib/wrk.js';
+import { measureInRounds, rowOf, type Contender } from './lib/rounds.js';
 import { withRatios, type Row } from './lib/table.js';
-import { loadInTurn, measure, SESSIONS } from './redis-store.js';
+import { SESSIONS, startVariant } from './redis-store.js';
 import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
 
 const GROUP = '(d) Express, existing session: read + increment';
@@ -66,43 +67,35 @@ async function waitForMembers(members: Member[]): Promise<void> {
 }
 
 /**
- * One session (every connection sends the same cookie: the merges of concurrent requests are
- * combined), or `sessions` created on m0 and taken in turn (rarely two in flight at once).
+ * The three members, with `sessions` sessions created on m0, which owns them (key affinity):
+ * one (every connection sends its cookie, so the merges of concurrent requests are combined)
+ * or several taken in turn (rarely two of one session in flight at once).
  */
-async function measureCluster(
-  options: { durationS?: number; repeats?: number },
-  sessions: number,
-): Promise<Row> {
+async function startCluster(sessions: number): Promise<Contender> {
   const members: Member[] = [];
+  const stop = async () => {
+    for (const m of members) m.child.kill('SIGKILL');
+  };
   try {
     const seed = await startMember('m0', undefined, 0);
     members.push(seed);
     members.push(...(await Promise.all(['m1', 'm2'].map((n) => startMember(n, seed.address)))));
     await waitForMembers(members);
     const url = `http://127.0.0.1:${seed.port}/`;
-    // Key affinity: a session created on m0 lives in a partition m0 owns.
     const cookies: string[] = [];
     for (let i = 0; i < sessions; i++) {
       const cookie = (await fetch(url)).headers.getSetCookie()[0]?.split(';')[0];
       if (!cookie) throw new Error('the cluster app sent no cookie');
       cookies.push(cookie);
     }
-    const run = (durationS: number, repeats: number) =>
-      sessions === 1
-        ? load({ url, headers: { cookie: cookies[0]! }, durationS, repeats, core: 1 })
-        : loadInTurn(url, cookies, durationS, repeats);
-    await run(1, 1);
-    const result = await run(options.durationS ?? 4, options.repeats ?? 3);
     return {
-      group: sessions === 1 ? GROUP : GROUP_MANY,
       name: CLUSTER,
-      reqPerSec: result.reqPerSec,
-      p50Ms: result.p50Ms,
-      p99Ms: result.p99Ms,
-      note: result.errors > 0 ? `${result.errors} errors` : 'target >= 1.5x connect-redis',
+      run: (durationS) => loadWithCookies(url, cookies, { durationS, repeats: 1, core: 1 }),
+      stop,
     };
-  } finally {
-    for (const m of members) m.child.kill('SIGKILL');
+  } catch (err) {
+    await stop();
+    throw err;
   }
 }
 
@@ -116,8 +109,14 @@ export async function benchClusterHttp(
     const rows: Row[] = [];
     for (const sessions of [1, SESSIONS]) {
       const group = sessions === 1 ? GROUP : GROUP_MANY;
-      rows.push(...(await measure([ANCHOR], group, { ...options, sessions })));
-      rows.push(await measureCluster(options, sessions));
+      const results = await measureInRounds(
+        [() => startVariant(ANCHOR, sessions), () => startCluster(sessions)],
+        options,
+      );
+      rows.push(
+        rowOf(group, ANCHOR, results.get(ANCHOR)!),
+        rowOf(group, CLUSTER, results.get(CLUSTER)!, 'target >= 1.5x connect-redis'),
+      );
     }
     return withRatios(rows, (row) => (row.name === ANCHOR ? undefined : ANCHOR));
   } finally {

@@ -5,7 +5,7 @@
 //   (a) a new session per request (no cookie sent: the handler creates and writes one)
 //   (b) an existing session: read a counter, increment it, write it back
 import { load, requireWrk } from './lib/wrk.js';
-import { measureInRounds } from './lib/rounds.js';
+import { measureInRounds, rowOf } from './lib/rounds.js';
 import { startServer } from './lib/server-process.js';
 import { withRatios, type Row } from './lib/table.js';
 
@@ -71,20 +71,9 @@ export async function benchHttpSessions(
       }),
       options,
     );
-    for (const name of names) {
-      const result = results.get(name)!;
-      rows.push({
-        group:
-          workload === 'a'
-            ? '(a) new session per request'
-            : '(b) existing session: read + increment',
-        name,
-        reqPerSec: result.reqPerSec,
-        p50Ms: result.p50Ms,
-        p99Ms: result.p99Ms,
-        ...(result.errors > 0 && { note: `${result.errors} errors` }),
-      });
-    }
+    const group =
+      workload === 'a' ? '(a) new session per request' : '(b) existing session: read + increment';
+    for (const name of names) rows.push(rowOf(group, name, results.get(name)!));
   }
   const withAnchors = withRatios(rows, (row) => ANCHORS[row.name]);
   return withAnchors.map((row) => {

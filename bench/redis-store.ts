@@ -2,14 +2,11 @@
 // near cache) against Express + express-session + connect-redis, the same redis-server, the
 // same read+increment workload, measured in rounds (lib/rounds.ts). The apps run on core 0,
 // wrk on core 1, redis-server unpinned. `benchRedisStore()` returns the rows for bench/run.ts.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './lib/server-process.js';
-import { load, requireWrk, runWrk, type LoadResult } from './lib/wrk.js';
+import { loadWithCookies, requireWrk } from './lib/wrk.js';
 import { toMarkdown, withRatios, type Row } from './lib/table.js';
-import { measureInRounds, type Contender } from './lib/rounds.js';
+import { measureInRounds, rowOf, type Contender } from './lib/rounds.js';
 import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
 
 const GROUP = 'Express, existing session: read + increment, one redis-server';
@@ -61,24 +58,16 @@ export async function measure(
     variants.map((variant) => () => startVariant(variant, options.sessions ?? 1)),
     options,
   );
-  return variants.map((variant) => {
-    const result = results.get(variant)!;
-    return {
-      group,
-      name: variant,
-      reqPerSec: result.reqPerSec,
-      p50Ms: result.p50Ms,
-      p99Ms: result.p99Ms,
-      ...(variant === REFERENCE && { note: 'reference: no store round trip, not a competitor' }),
-      ...(variant === CEILING && {
-        note: 'ceiling: bare Express, the same route without a session',
-      }),
-      ...(result.errors > 0 && { note: `${result.errors} errors` }),
-    };
-  });
+  return variants.map((variant) => rowOf(group, variant, results.get(variant)!, NOTES[variant]));
 }
 
-async function startVariant(variant: string, sessions: number): Promise<Contender> {
+const NOTES: Record<string, string> = {
+  [REFERENCE]: 'reference: no store round trip, not a competitor',
+  [CEILING]: 'ceiling: bare Express, the same route without a session',
+};
+
+/** A variant of bench/redis-app.ts on core 0, with `sessions` existing sessions to send. */
+export async function startVariant(variant: string, sessions: number): Promise<Contender> {
   const server = await startServer('../redis-app.ts', [variant], 0);
   try {
     const url = `http://127.0.0.1:${server.port}/`;
@@ -94,52 +83,13 @@ async function startVariant(variant: string, sessions: number): Promise<Contende
     }
     return {
       name: variant,
-      run: (durationS) =>
-        cookies.length === 1
-          ? load({ url, headers: { cookie: cookies[0]! }, durationS, repeats: 1, core: 1 })
-          : loadInTurn(url, cookies, durationS, 1),
+      run: (durationS) => loadWithCookies(url, cookies, { durationS, repeats: 1, core: 1 }),
       stop: () => server.stop(),
     };
   } catch (err) {
     await server.stop();
     throw err;
   }
-}
-
-/** wrk (same flags as lib/wrk.ts: 1 thread, 50 connections, core 1) cycling through `cookies`. */
-export async function loadInTurn(
-  url: string,
-  cookies: string[],
-  durationS: number,
-  repeats: number,
-): Promise<LoadResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'sm-bench-'));
-  const script = join(dir, 'cookies.lua');
-  writeFileSync(
-    script,
-    `local cookies = { ${cookies.map((c) => JSON.stringify(c)).join(', ')} }
-local i = 0
-request = function()
-  i = i % #cookies + 1
-  return wrk.format(nil, nil, { cookie = cookies[i] })
-end
-`,
-  );
-  try {
-    const runs: LoadResult[] = [];
-    for (let i = 0; i < repeats; i++) {
-      const args = ['-c', '1', 'wrk', '-t1', '-c50', `-d${durationS}s`, '--latency'];
-      runs.push(await wrkOnce([...args, '-s', script, url]));
-    }
-    runs.sort((a, b) => a.reqPerSec - b.reqPerSec);
-    return runs[Math.floor(runs.length / 2)]!;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function wrkOnce(args: string[]): Promise<LoadResult> {
-  return runWrk('taskset', args);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

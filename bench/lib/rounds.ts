@@ -6,6 +6,7 @@
 // allocate more per request the most (sessionmesh + RedisStore 1.22x connect-redis against 1.54x
 // measured one server after the other); V8 shrinking an idle heap is the likely reason.
 import { median, type LoadResult } from './wrk.js';
+import type { Row } from './table.js';
 
 export interface Contender {
   name: string;
@@ -38,4 +39,17 @@ export async function measureInRounds(
   } finally {
     for (const contender of contenders) await contender.stop();
   }
+}
+
+/** The table row of a measured server; wrk's errors, when it saw any, replace the note. */
+export function rowOf(group: string, name: string, result: LoadResult, note?: string): Row {
+  return {
+    group,
+    name,
+    reqPerSec: result.reqPerSec,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    ...(note !== undefined && { note }),
+    ...(result.errors > 0 && { note: `${result.errors} errors` }),
+  };
 }

@@ -1,6 +1,9 @@
 // Drives an HTTP server with wrk (Debian package `wrk`) pinned to its own core, and parses
 // req/s and latency percentiles from its --latency report. Runs are repeated; the median is kept.
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface LoadResult {
   reqPerSec: number;
@@ -17,6 +20,8 @@ export interface LoadOptions {
   /** Core to pin the load generator to (taskset). */
   core?: number;
   repeats?: number;
+  /** A wrk Lua script (-s) that shapes each request. */
+  script?: string;
 }
 
 export function requireWrk(): void {
@@ -48,10 +53,41 @@ function loadOnce(options: LoadOptions): Promise<LoadResult> {
   ];
   for (const [name, value] of Object.entries(options.headers ?? {}))
     args.push('-H', `${name}: ${value}`);
+  if (options.script) args.push('-s', options.script);
   args.push(options.url);
   const command = options.core === undefined ? 'wrk' : 'taskset';
   const full = options.core === undefined ? args : ['-c', String(options.core), 'wrk', ...args];
   return runWrk(command, full);
+}
+
+/**
+ * wrk on existing sessions: every request sends the one cookie, or, given several, the next
+ * of them in turn, request by request (a Lua script), so two requests of one session are
+ * rarely in flight together.
+ */
+export async function loadWithCookies(
+  url: string,
+  cookies: string[],
+  options: Omit<LoadOptions, 'url' | 'headers' | 'script'>,
+): Promise<LoadResult> {
+  if (cookies.length === 1) return load({ ...options, url, headers: { cookie: cookies[0]! } });
+  const dir = mkdtempSync(join(tmpdir(), 'sm-bench-'));
+  const script = join(dir, 'cookies.lua');
+  writeFileSync(
+    script,
+    `local cookies = { ${cookies.map((c) => JSON.stringify(c)).join(', ')} }
+local i = 0
+request = function()
+  i = i % #cookies + 1
+  return wrk.format(nil, nil, { cookie = cookies[i] })
+end
+`,
+  );
+  try {
+    return await load({ ...options, url, script });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Runs wrk (or `taskset … wrk …`) once and parses its report. */

@@ -1,7 +1,7 @@
-// Write combining for the stores whose merge is a round trip (Redis, PostgreSQL, the cluster's
-// ClusterStore, where a merge waits for the backups): at most one
-// merge of a session is in flight from this node; the deltas that arrive meanwhile are joined
-// into one and written together when it returns. The join is session/merge.ts's, which is
+// Write combining for the stores whose merge is a round trip (Redis, PostgreSQL, and the
+// cluster's ClusterStore, where a merge waits for the owner and its backups): at most one merge
+// of a session is in flight from this node; the deltas that arrive meanwhile are joined into
+// one and written together when it returns. The join is session/merge.ts's, which is
 // associative and commutative, so one combined write leaves the session exactly as the deltas
 // written one by one would, and each caller is acknowledged only by a write that contains its
 // delta and was sent after it called. A busy session (a page firing parallel requests) then
