@@ -2,6 +2,7 @@
 // server by a Lua script (redis/scripts.ts) in one round trip; one HGETALL to load, or none
 // with the near cache. Keys, events and the near cache each live in src/store/redis/.
 
+import { randomBytes } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import type { RedisClientType, RedisClusterType, RedisSentinelType } from 'redis';
 import {
@@ -34,6 +35,11 @@ import {
   type RedisClientLike,
 } from './redis/connection.js';
 import { ExpiryListener } from './redis/expiry-listener.js';
+import {
+  InvalidationChannel,
+  invalidationChannel,
+  invalidationMessage,
+} from './redis/invalidation-channel.js';
 import { createKeyLayout, isStorableId, type KeyLayout } from './redis/keys.js';
 import { NearCache } from './redis/near-cache.js';
 import { CLAIM_EXPIRED, MERGE, type Script } from './redis/scripts.js';
@@ -58,10 +64,26 @@ export interface RedisStoreOptions {
   /** Set notify-keyspace-events when the server lacks it (needs CONFIG SET). Default true. */
   configureKeyspaceEvents?: boolean;
   /**
-   * Keep the sessions this node reads, invalidated by Redis (RESP3 CLIENT TRACKING), for sticky
-   * deployments. Standalone and Sentinel clients only. Default off.
+   * Keep the sessions this node reads and writes (LRU, 10,000 by default), for sticky
+   * deployments: a read of a cached session costs no round trip. Over a standalone client Redis
+   * invalidates it (RESP3 CLIENT TRACKING, one more connection). Over a Cluster or Sentinel
+   * client the stores publish each write on `<prefix>invalidate` (see `publishInvalidations`) and
+   * this node subscribes on one connection (on one master; over Sentinel it follows the master).
+   * Either way a write from another node is seen within the delivery time of the invalidation
+   * (typically under a millisecond on a LAN), and the cache is emptied, and keeps nothing, from
+   * any loss of that connection until it listens again. Default off.
    */
   nearCache?: boolean | { maxEntries?: number };
+  /**
+   * Publish an invalidation (`PUBLISH <prefix>invalidate "<origin> <id>"`, in the merge script)
+   * on every write of a session, for the near caches of other app nodes. Every store writing to
+   * a deployment where some node has a near cache must publish, near cache or not. Default: true
+   * over a Cluster or Sentinel client, false over a standalone one (whose near caches need none).
+   * Cost: one PUBLISH per write; on Redis Cluster each message also crosses the cluster bus to
+   * every node. Turn it off where no node uses a near cache; false together with `nearCache`
+   * over a Cluster or Sentinel client is refused (SM_ERR_OPTION_INVALID).
+   */
+  publishInvalidations?: boolean;
   /** Acknowledge a commit only once `replicas` replicas have it (WAIT), or fail after `timeoutMs`. */
   durability?: { replicas: number; timeoutMs: number };
   /** How long a dead session's hash outlives its deadline for the expired event. Default 60 s. */
@@ -77,9 +99,14 @@ export class RedisStore extends BaseStore {
   readonly #listener: ExpiryListener | undefined;
   readonly #nearCache: NearCache | undefined;
   readonly #tracked: RedisClientLike | undefined;
+  readonly #invalidations: InvalidationChannel | undefined;
+  /** This store's token in the invalidations it publishes, so its own are skipped. */
+  readonly #origin = randomBytes(9).toString('base64url');
+  /** The channel the merge script publishes on, or '' for none. */
+  readonly #publishOn: string;
   readonly #coalescer = new MergeCoalescer((id, delta) => this.#mergeNow(id, delta));
   #closed = false;
-  /** Resolves once the expiry listener and the near cache's connection are up. */
+  /** Resolves once the expiry listener and the near cache's connection (or channel) are up. */
   readonly ready: Promise<void>;
 
   /**
@@ -115,23 +142,43 @@ export class RedisStore extends BaseStore {
     }
     this.#keys = createKeyLayout(prefix);
     let connection = createConnection(client);
+    // Tracking is per connection and per node, and a sentinel client neither takes RESP3 on
+    // duplicate() nor emits invalidations (a near cache over it served stale sessions, found
+    // against a real Sentinel): over both, the near cache listens to published invalidations.
+    const viaPubSub = isCluster(client) || isSentinel(client);
+    const publish = options.publishInvalidations ?? viaPubSub;
+    if (typeof publish !== 'boolean')
+      throw new InvalidOptionError('publishInvalidations', 'a boolean', publish);
     const near = options.nearCache;
+    if (near && viaPubSub && !publish) {
+      throw new InvalidOptionError(
+        'publishInvalidations',
+        'true (or unset) with nearCache over a Cluster or Sentinel client',
+        publish,
+      );
+    }
+    this.#publishOn = publish ? invalidationChannel(prefix) : '';
     if (near) {
-      if (isCluster(client))
-        throw new InvalidOptionError('nearCache', 'off with a Redis Cluster client', near);
-      // A sentinel client neither takes RESP3 overrides on duplicate() nor emits invalidations:
-      // a near cache over it was never invalidated and served stale sessions (found against a
-      // real Sentinel), so it is refused until tracking follows the master across failovers.
-      if (isSentinel(client))
-        throw new InvalidOptionError('nearCache', 'off with a Sentinel client', near);
       const maxEntries =
         (typeof near === 'object' && near.maxEntries) || REDIS_NEAR_CACHE_MAX_ENTRIES;
       if (!Number.isInteger(maxEntries) || maxEntries < 1) {
         throw new InvalidOptionError('nearCache.maxEntries', 'an integer >= 1', maxEntries);
       }
-      this.#nearCache = new NearCache(maxEntries);
-      this.#tracked = this.#trackedConnection(client as RedisClientLike, this.#nearCache);
-      connection = createConnection(this.#tracked);
+      // Over pub/sub it keeps nothing until the channel has heard its first probe.
+      this.#nearCache = new NearCache(maxEntries, !viaPubSub);
+      if (viaPubSub) {
+        this.#invalidations = new InvalidationChannel({
+          connection,
+          channel: this.#publishOn,
+          origin: this.#origin,
+          cache: this.#nearCache,
+          timeoutMs: this.#timeoutMs,
+          reopenMs: REDIS_MASTERS_REFRESH_MS,
+        });
+      } else {
+        this.#tracked = this.#trackedConnection(client as RedisClientLike, this.#nearCache);
+        connection = createConnection(this.#tracked);
+      }
     }
     this.#connection = connection;
     if (options.events !== false) {
@@ -162,7 +209,7 @@ export class RedisStore extends BaseStore {
   async #start(): Promise<void> {
     if (this.#tracked)
       await withDeadline('connecting', this.#timeoutMs, () => this.#tracked!.connect());
-    await this.#listener?.start();
+    await Promise.all([this.#invalidations?.start(), this.#listener?.start()]);
   }
 
   #trackedConnection(client: RedisClientLike, cache: NearCache): RedisClientLike {
@@ -191,8 +238,10 @@ export class RedisStore extends BaseStore {
     if (cached) return isAlive(cached, Date.now()) ? copy(cached) : undefined;
     const epoch = cache?.epoch ?? 0;
     const key = this.#keys.session(id);
+    // A read that fills the near cache goes to the master (readonly false): a replica that
+    // lags would hand back a state older than an invalidation already heard, kept for good.
     const reply = await this.#run('HGETALL', () =>
-      this.#connection.send(key, true, ['HGETALL', key]),
+      this.#connection.send(key, !cache, ['HGETALL', key]),
     );
     const entries = hashEntries(reply);
     const record = decodeHash(entries);
@@ -216,6 +265,8 @@ export class RedisStore extends BaseStore {
       String(this.#graceMs),
       String(STORE_TOMBSTONE_MIN_MS),
       cache ? '1' : '0',
+      this.#publishOn,
+      this.#publishOn && invalidationMessage(this.#origin, id),
       ...deltaArguments(delta),
     ];
     // A merge is idempotent, so a retry after a lost reply (failover, reconnect) is safe.
@@ -279,7 +330,7 @@ export class RedisStore extends BaseStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#listener?.close();
+    await Promise.all([this.#listener?.close(), this.#invalidations?.close()]);
     if (this.#tracked) {
       try {
         this.#tracked.destroy?.();

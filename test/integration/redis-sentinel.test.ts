@@ -4,11 +4,14 @@
 // store keeps serving. Replication is asynchronous, so a write acknowledged just before the kill
 // may be lost; with `durability` (WAIT for a replica) none is, and writes fail clearly while no
 // replica is left to confirm them. Also: a login and a read behind the Express adapter, expiry
-// events heard from the promoted master, and the old master back as a replica.
+// events heard from the promoted master, the old master back as a replica, and the near cache
+// (published invalidations) right before and after the failover and across a lost subscription.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import express from 'express';
 import { createSentinel } from 'redis';
@@ -17,6 +20,7 @@ import { createRedisStore, type RedisStore } from '../../src/store/redis-store.j
 import { freshRecord, runStoreContract } from '../../src/store/store.contract.js';
 import { HybridClock } from '../../src/session/hlc.js';
 import { Client, listen, SECRET } from '../helpers/http-client.js';
+import { redisCli } from '../helpers/redis-server.js';
 import {
   SENTINEL_MASTER_NAME,
   startSentinelSetup,
@@ -51,6 +55,11 @@ runStoreContract({
   name: 'RedisStore (Sentinel)',
   create: async () => createRedisStore({ client: await client(), prefix: 'contract:' }),
 });
+runStoreContract({
+  name: 'RedisStore (Sentinel, near cache)',
+  create: async () =>
+    createRedisStore({ client: await client(), nearCache: true, prefix: 'contract-near:' }),
+});
 
 describe('RedisStore over Sentinel', { timeout: 90_000 }, () => {
   it('serves a login and a read behind the Express adapter', async () => {
@@ -83,17 +92,61 @@ describe('RedisStore over Sentinel', { timeout: 90_000 }, () => {
     }
   });
 
-  it('refuses a near cache over a sentinel client (it would never be invalidated)', async () => {
-    const c = await client();
-    await assert.rejects(
-      async () => createRedisStore({ client: c, nearCache: true }),
-      (err: { code?: string }) => err.code === 'SM_ERR_OPTION_INVALID',
-    );
+  it("a near cache sees another app node's write and destroy, and repeats reads with no round trip", async (t) => {
+    const a = await createRedisStore({ client: await client(), nearCache: true, prefix: 'nc:' });
+    const b = await createRedisStore({ client: await client(), prefix: 'nc:' });
+    try {
+      const id = newId();
+      await b.merge(id, freshRecord({ n: 1 }));
+      assert.equal((await a.get(id))?.attrs.n?.j, '1');
+      assert.ok(await cached(a, id), 'a keeps the session');
+      const hgetall = hgetallCalls();
+      const before = a.nearCacheStats!;
+      for (let i = 0; i < 20; i++) assert.equal((await a.get(id))?.attrs.n?.j, '1');
+      assert.equal(hgetallCalls(), hgetall, 'no HGETALL for cached reads');
+      assert.equal(a.nearCacheStats!.hits - before.hits, 20);
+      await b.merge(id, { attrs: { n: { j: '2', t: clock.tick() } } });
+      const ackedAt = performance.now();
+      // a keeps only this session: its entry goes when the invalidation arrives.
+      assert.ok(await eventually(() => a.nearCacheStats!.size === 0, 1000, 0));
+      const ms = (performance.now() - ackedAt).toFixed(2);
+      t.diagnostic(`a dropped the session ${ms} ms after b's write was acknowledged`);
+      assert.equal((await a.get(id))?.attrs.n?.j, '2');
+      await b.destroy(id);
+      assert.ok(await eventually(async () => (await a.get(id)) === undefined));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a near cache is emptied when its subscription is lost, so a write made meanwhile is not served stale', async () => {
+    const a = await createRedisStore({ client: await client(), nearCache: true, prefix: 'nc:' });
+    try {
+      const id = newId();
+      await a.merge(id, freshRecord({ n: 1 }));
+      assert.ok(await cached(a, id), 'a keeps the session');
+      // Synchronous from here to the write: this process cannot subscribe again before the
+      // write's invalidation is published, so that message is lost for it.
+      const port = setup.masterPort();
+      redisCli(port, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
+      writeElsewhere(port, `nc:{${id}}`, 'n', '2', 'nc:invalidate', `elsewhere ${id}`);
+      assert.ok(await eventually(() => a.nearCacheStats!.size === 0), 'the cache was emptied');
+      assert.equal((await a.get(id))?.attrs.n?.j, '2');
+      assert.ok(await cached(a, id), 'the cache keeps entries again once subscribed');
+    } finally {
+      await a.close();
+    }
   });
 
   // Set by the failover test, used by the ones after it.
   let watcher: RedisStore | undefined;
   let durable: RedisStore | undefined;
+  // A near-cache store and the session it keeps from before the kill.
+  let near: RedisStore | undefined;
+  const nearId = newId();
+  // Its subscriber is a client of its own: closed here too if a test stopped before closing it.
+  after(async () => near?.close());
 
   it('keeps serving through a failover; with durability no acknowledged write is lost', async (t) => {
     const plain = await createRedisStore({ client: await client(), events: false, prefix: 'fo:' });
@@ -105,6 +158,17 @@ describe('RedisStore over Sentinel', { timeout: 90_000 }, () => {
     });
     // Listens for expired events from before the kill on: must follow the master.
     watcher = await createRedisStore({ client: await client(), prefix: 'ev:' });
+    near = await createRedisStore({ client: await client(), nearCache: true, prefix: 'nc:' });
+    // Acknowledged by the replica, so it survives the failover.
+    const nearWriter = await createRedisStore({
+      client: await client(),
+      events: false,
+      prefix: 'nc:',
+      durability: { replicas: 1, timeoutMs: 500 },
+    });
+    await nearWriter.merge(nearId, freshRecord({ n: 1 }, 600_000));
+    await nearWriter.close();
+    assert.ok(await cached(near, nearId), 'the near cache keeps the session before the kill');
     type Session = { id: string; acked: number; okAfterKill: number };
     const sessions = (n: number): Session[] =>
       Array.from({ length: n }, () => ({ id: newId(), acked: 0, okAfterKill: 0 }));
@@ -189,6 +253,47 @@ describe('RedisStore over Sentinel', { timeout: 90_000 }, () => {
     for (const store of [plain, reader]) await store.close();
   });
 
+  it('a near cache from before the failover serves the writes made after it, not stale ones', async (t) => {
+    assert.ok(near, 'the failover test ran');
+    const store = near;
+    const writer = await createRedisStore({ client: await client(), prefix: 'nc:' });
+    try {
+      let n = 1;
+      const write = async () => {
+        // The sentinel client may still be settling on the new master: retry (bounded).
+        for (let attempt = 0; ; attempt++) {
+          try {
+            return await writer.merge(nearId, {
+              attrs: { n: { j: String(++n), t: clock.tick() } },
+            });
+          } catch (err) {
+            if (attempt >= 20) throw err;
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
+      };
+      await write();
+      const first = String(n);
+      assert.ok(
+        await eventually(async () => (await store.get(nearId))?.attrs.n?.j === first),
+        'the write after the failover was seen',
+      );
+      // Listening on the promoted master: it keeps entries again, and hears the next write.
+      const started = Date.now();
+      assert.ok(await cached(store, nearId, 15_000), 'the near cache keeps entries again');
+      t.diagnostic(`the near cache kept entries again ${Date.now() - started} ms after the check`);
+      await write();
+      const second = String(n);
+      assert.ok(
+        await eventually(async () => (await store.get(nearId))?.attrs.n?.j === second),
+        'the next write was seen',
+      );
+    } finally {
+      await writer.close();
+      await store.close();
+    }
+  });
+
   it('hears expiry events from the promoted master', async (t) => {
     assert.ok(watcher, 'the failover test ran');
     const store = watcher;
@@ -244,3 +349,55 @@ describe('RedisStore over Sentinel', { timeout: 90_000 }, () => {
     await store.close();
   });
 });
+
+/**
+ * Until a read of `id` is a near-cache hit: an invalidation of a write made before the store's
+ * read may reach it after, and drop the entry once.
+ */
+function cached(store: RedisStore, id: string, ms = 1000): Promise<boolean> {
+  return eventually(async () => {
+    const hits = store.nearCacheStats!.hits;
+    await store.get(id).catch(() => undefined);
+    return store.nearCacheStats!.hits > hits;
+  }, ms);
+}
+
+/** Polls `check` every `pauseMs` (0: every turn of the event loop) until it holds or `ms` pass. */
+async function eventually(
+  check: () => boolean | Promise<boolean>,
+  ms = 1000,
+  pauseMs = 10,
+): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > until) return false;
+    await new Promise((r) => (pauseMs > 0 ? setTimeout(r, pauseMs) : setImmediate(r)));
+  }
+}
+
+function hgetallCalls(): number {
+  const stats = redisCli(setup.masterPort(), 'INFO', 'commandstats');
+  return Number(/cmdstat_hgetall:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+/**
+ * Another writer, through redis-cli (so synchronously): sets attribute `name` of the hash `key`
+ * to the JSON `json` with a fresh timestamp, then publishes `message` on `channel`.
+ */
+function writeElsewhere(
+  port: number,
+  key: string,
+  name: string,
+  json: string,
+  channel: string,
+  message: string,
+): void {
+  const input = `HSET ${key} a:${name} "${clock.tick()}\\x00${json}"\nPUBLISH ${channel} "${message}"\n`;
+  const out = spawnSync('redis-cli', ['-p', String(port)], {
+    input,
+    encoding: 'utf8',
+    timeout: 2000,
+  });
+  assert.match(out.stdout, /^0\n\d+\n$/, out.stdout + out.stderr);
+}

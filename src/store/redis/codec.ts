@@ -6,7 +6,7 @@ import type { AttributeEntry, SessionRecord } from '../../session/record.js';
 
 const SEP = '\0';
 
-/** The merge script's ARGV after its four leading parameters. */
+/** The merge script's ARGV after its six leading parameters. */
 export function deltaArguments(delta: SessionRecord): string[] {
   const args = [
     delta.createdAt === undefined ? '' : String(delta.createdAt),

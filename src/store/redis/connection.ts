@@ -18,6 +18,10 @@ export interface RedisClientLike {
     pattern: string,
     listener: (message: string, channel: string) => void,
   ): Promise<unknown>;
+  subscribe(
+    channel: string,
+    listener: (message: string, channel: string) => void,
+  ): Promise<unknown>;
   readonly isOpen: boolean;
   readonly isReady: boolean;
 }
@@ -53,8 +57,14 @@ export interface RedisSentinelLike {
   duplicate(): RedisSentinelLike;
   connect(): Promise<unknown>;
   close?(): Promise<unknown>;
+  destroy?(): void;
+  on(event: string, listener: (...args: any[]) => void): unknown;
   pSubscribe(
     pattern: string,
+    listener: (message: string, channel: string) => void,
+  ): Promise<unknown>;
+  subscribe(
+    channel: string,
     listener: (message: string, channel: string) => void,
   ): Promise<unknown>;
   readonly isOpen: boolean;

@@ -5,10 +5,11 @@
 // exactly one of them fire the event.
 
 import { channel } from 'node:diagnostics_channel';
-import type { Connection, MasterHandle, RedisClientLike, RedisSentinelLike } from './connection.js';
+import type { Connection, MasterHandle } from './connection.js';
 import { withDeadline } from './connection.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { KeyLayout } from './keys.js';
+import { closeQuietly, openSubscriber, type Subscriber } from './subscriber.js';
 
 const PATTERN = '__keyevent@*__:expired';
 /** Tries at configuring a master that does not answer, refreshMs apart (2 s: 20 s in all). */
@@ -26,13 +27,10 @@ export interface ExpiryListenerOptions {
   onExpiredMarker(id: string): void;
 }
 
-interface Subscription {
-  client: RedisClientLike | RedisSentinelLike;
-}
-
 export class ExpiryListener {
   readonly #options: ExpiryListenerOptions;
-  readonly #subscriptions = new Map<string, Subscription>();
+  /** A subscriber per master, by address; set before it connects, so a refresh skips it. */
+  readonly #subscriptions = new Map<string, Promise<Subscriber>>();
   #timer: NodeJS.Timeout | undefined;
   readonly #retries = new Set<NodeJS.Timeout>();
   #closed = false;
@@ -60,7 +58,7 @@ export class ExpiryListener {
     for (const [address, subscription] of this.#subscriptions) {
       if (!addresses.has(address)) {
         this.#subscriptions.delete(address);
-        void closeQuietly(subscription.client);
+        void subscription.then(closeQuietly, () => {});
       }
     }
     await Promise.all(
@@ -70,24 +68,24 @@ export class ExpiryListener {
 
   async #subscribe(master: MasterHandle): Promise<void> {
     if (this.#closed) return;
-    const client = await master.subscriber();
-    const subscription = { client };
-    this.#subscriptions.set(master.address, subscription);
     // node-redis re-subscribes after a reconnect; the server may have restarted and forgotten
     // notify-keyspace-events, so every ready sets it again.
-    (client as RedisClientLike).on('error', () => {});
-    (client as RedisClientLike).on('ready', () => void this.#configure(master));
-    try {
-      await withDeadline('subscribing', this.#options.timeoutMs, async () => {
-        await client.connect();
-        await client.pSubscribe(PATTERN, (key) => {
+    const subscription = openSubscriber(
+      master,
+      this.#options.timeoutMs,
+      (client) =>
+        client.pSubscribe(PATTERN, (key) => {
           const id = this.#options.keys.idOfMarker(key);
           if (id !== undefined) this.#options.onExpiredMarker(id);
-        });
-      });
+        }),
+      { ready: () => void this.#configure(master) },
+    );
+    this.#subscriptions.set(master.address, subscription);
+    try {
+      await subscription;
     } catch (err) {
-      this.#subscriptions.delete(master.address);
-      void closeQuietly(client);
+      if (this.#subscriptions.get(master.address) === subscription)
+        this.#subscriptions.delete(master.address);
       throw err;
     }
     await this.#configure(master);
@@ -133,9 +131,10 @@ export class ExpiryListener {
     if (this.#timer) clearInterval(this.#timer);
     for (const retry of this.#retries) clearTimeout(retry);
     this.#retries.clear();
-    const clients = [...this.#subscriptions.values()].map((s) => s.client);
+    const subscriptions = [...this.#subscriptions.values()];
     this.#subscriptions.clear();
-    await Promise.all(clients.map(closeQuietly));
+    // One still connecting is closed once it has (or has failed), within timeoutMs.
+    await Promise.all(subscriptions.map((s) => s.then(closeQuietly, () => {})));
   }
 }
 
@@ -156,14 +155,4 @@ export function withExpiredEvents(flags: string): string {
   if (!out.includes('E')) out += 'E';
   if (!out.includes('x') && !out.includes('A')) out += 'x';
   return out;
-}
-
-async function closeQuietly(client: RedisClientLike | RedisSentinelLike): Promise<void> {
-  try {
-    const c = client as RedisClientLike;
-    if (c.destroy) c.destroy();
-    else await c.close?.();
-  } catch {
-    // already closed
-  }
 }

@@ -1,7 +1,7 @@
-// A bounded copy of the sessions this app node read or wrote, kept valid by Redis itself: the
-// connection that reads and writes runs CLIENT TRACKING (RESP3) with NOLOOP, so Redis tells it
-// when any other connection changes a key it read, and never about its own writes, whose
-// result the merge script returns. With sticky routing a session's reads cost no round trip.
+// A bounded copy of the sessions this app node read or wrote, kept valid by what Redis tells it:
+// CLIENT TRACKING (RESP3, NOLOOP) on a standalone client, the invalidation channel
+// (invalidation-channel.ts) on a Cluster or Sentinel client. Neither reports this node's own
+// writes, whose result the merge script returns. With sticky routing a read costs no round trip.
 
 import type { SessionRecord } from '../../session/record.js';
 
@@ -11,11 +11,16 @@ export class NearCache {
   // Bumped by every invalidation: a reply that was in flight while one arrived may predate it
   // (the push can be parsed before the reply's continuation runs), so it is not cached.
   #epoch = 0;
+  // Off while whatever invalidates the cache is not known to be listening (not yet subscribed,
+  // or lost): nothing is kept, since a change made meanwhile would never be reported.
+  #live: boolean;
   hits = 0;
   misses = 0;
 
-  constructor(maxEntries: number) {
+  /** `live`: keep entries from the start (false: only after resume()). */
+  constructor(maxEntries: number, live = true) {
     this.#maxEntries = maxEntries;
+    this.#live = live;
   }
 
   get size(): number {
@@ -40,7 +45,7 @@ export class NearCache {
 
   /** Keeps `record` unless an invalidation arrived since `epoch` was read. */
   set(id: string, record: SessionRecord, epoch: number): void {
-    if (epoch !== this.#epoch) return;
+    if (epoch !== this.#epoch || !this.#live) return;
     this.#entries.delete(id);
     this.#entries.set(id, record);
     if (this.#entries.size > this.#maxEntries)
@@ -56,5 +61,20 @@ export class NearCache {
   clear(): void {
     this.#epoch++;
     this.#entries.clear();
+  }
+
+  /** Forgets everything and keeps nothing until resume(): invalidations are not heard now. */
+  suspend(): void {
+    this.#live = false;
+    this.clear();
+  }
+
+  /**
+   * Keeps entries again, from reads started from now on: invalidations are heard again. The
+   * epoch moves, so a read sent while suspended (a change since may be unreported) is not kept.
+   */
+  resume(): void {
+    this.clear();
+    this.#live = true;
   }
 }

@@ -51,16 +51,25 @@ end
 
 /**
  * KEYS: session hash, expiry marker. ARGV: now, grace ms, tombstone ms, return-state flag,
- * then createdAt, accessedAt, idle, absoluteExpiresAt, principal, destroyed ('' = absent),
- * then attribute field/value pairs. Returns { outcome, old principal, new principal, state }:
- * outcome 0 nothing kept, 1 merged, 2 destroyed by this merge, 3 merged into a tombstone.
+ * invalidation channel ('' = publish nothing), invalidation message, then createdAt,
+ * accessedAt, idle, absoluteExpiresAt, principal, destroyed ('' = absent), then attribute
+ * field/value pairs. Returns { outcome, old principal, new principal, state }: outcome 0
+ * nothing kept, 1 merged, 2 destroyed by this merge, 3 merged into a tombstone.
+ *
+ * Every run that writes the hash publishes the message, so near caches on other app nodes drop
+ * the session (invalidation-channel.ts); a merge that changes no field still publishes, as
+ * CLIENT TRACKING would: telling the two apart costs a comparison of every field.
  */
 export const MERGE_SCRIPT = `${HELPERS}
 local key, marker = KEYS[1], KEYS[2]
 local now, grace, tomb = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local function changed()
+  if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
+end
 local cur = redis.call('HMGET', key, 'm:c', 'm:a', 'm:i', 'm:x', 'm:p', 'm:d')
 local existed = (cur[1] or cur[2] or cur[3] or cur[6]) and true or false
 local oldP = cur[5] or ''
+local dropped = false
 if existed and not cur[6] and deadline(cur[1], cur[2], cur[3], cur[4]) <= now then
   -- Dead but not yet reclaimed (kept for the expired event): nothing may revive it. Reading
   -- the marker expires it now, which publishes the expired event if it had not fired yet.
@@ -68,17 +77,18 @@ if existed and not cur[6] and deadline(cur[1], cur[2], cur[3], cur[4]) <= now th
   redis.call('DEL', key)
   cur = {false, false, false, false, false, false}
   existed = false
+  dropped = true
 end
 local c, a, i, x, p, d = cur[1], cur[2], cur[3], cur[4], cur[5], cur[6]
-if ARGV[5] ~= '' and (not c or tonumber(ARGV[5]) < tonumber(c)) then c = ARGV[5] end
-if ARGV[6] ~= '' and (not a or tonumber(ARGV[6]) > tonumber(a)) then a = ARGV[6] end
-if ARGV[7] ~= '' and wins(i, ARGV[7]) then i = ARGV[7] end
-if ARGV[8] ~= '' then
-  local nx, ox = tonumber(ARGV[8]), num(x)
-  if ox == nil or (nx > 0 and (ox == 0 or nx < ox)) then x = ARGV[8] end
+if ARGV[7] ~= '' and (not c or tonumber(ARGV[7]) < tonumber(c)) then c = ARGV[7] end
+if ARGV[8] ~= '' and (not a or tonumber(ARGV[8]) > tonumber(a)) then a = ARGV[8] end
+if ARGV[9] ~= '' and wins(i, ARGV[9]) then i = ARGV[9] end
+if ARGV[10] ~= '' then
+  local nx, ox = tonumber(ARGV[10]), num(x)
+  if ox == nil or (nx > 0 and (ox == 0 or nx < ox)) then x = ARGV[10] end
 end
-if ARGV[9] ~= '' and wins(p, ARGV[9]) then p = ARGV[9] end
-if ARGV[10] ~= '' and (not d or lt(d, ARGV[10])) then d = ARGV[10] end
+if ARGV[11] ~= '' and wins(p, ARGV[11]) then p = ARGV[11] end
+if ARGV[12] ~= '' and (not d or lt(d, ARGV[12])) then d = ARGV[12] end
 local dl = deadline(c, a, i, x)
 local meta = {}
 if c then table.insert(meta, 'm:c'); table.insert(meta, c) end
@@ -96,17 +106,21 @@ if d then
   local keep = dl
   if keep < now + tomb then keep = now + tomb end
   redis.call('PEXPIREAT', key, keep)
+  changed()
   return {outcome, oldP, '', false}
 end
-if not existed and dl <= now then return {0, '', '', false} end
+if not existed and dl <= now then
+  if dropped then changed() end
+  return {0, '', '', false}
+end
 if p then table.insert(meta, 'm:p'); table.insert(meta, p) end
 local n = #ARGV
-if n >= 11 then
+if n >= 13 then
   local fields = {}
-  for k = 11, n, 2 do table.insert(fields, ARGV[k]) end
+  for k = 13, n, 2 do table.insert(fields, ARGV[k]) end
   local olds = redis.call('HMGET', key, unpack(fields))
-  for k = 11, n, 2 do
-    if wins(olds[(k - 9) / 2], ARGV[k + 1]) then
+  for k = 13, n, 2 do
+    if wins(olds[(k - 11) / 2], ARGV[k + 1]) then
       table.insert(meta, ARGV[k]); table.insert(meta, ARGV[k + 1])
     end
   end
@@ -116,6 +130,7 @@ if dl > now then
   redis.call('SET', marker, '', 'PXAT', dl)
 end
 redis.call('PEXPIREAT', key, dl + grace)
+changed()
 local state = false
 if ARGV[4] == '1' then state = redis.call('HGETALL', key) end
 local newP = p or ''
@@ -127,6 +142,10 @@ return {1, oldP, newP, state}
  * ARGV: now, claim ms). Every app node hears the expiry on every master; the first to claim
  * fires the event. Returns the session's principal ('' for none) or false: not expired (touched
  * since, destroyed) or claimed by another node.
+ *
+ * It publishes no invalidation: it writes only the claim key and leaves the session hash as it
+ * was. Nor does Redis when the hash itself expires (deadline + grace): a near-cached copy of it
+ * is dead by its own fields from the same deadline, and reads check that.
  */
 export const CLAIM_EXPIRED_SCRIPT = `${HELPERS}
 local h = redis.call('HMGET', KEYS[1], 'm:c', 'm:a', 'm:i', 'm:x', 'm:p', 'm:d')
