@@ -270,7 +270,15 @@ export class RedisStore extends BaseStore {
       ...deltaArguments(delta),
     ];
     // A merge is idempotent, so a retry after a lost reply (failover, reconnect) is safe.
-    const reply = (await this.#run('merge', () => this.#eval(MERGE, keys, args))) as unknown[];
+    let reply: unknown[];
+    try {
+      reply = (await this.#run('merge', () => this.#eval(MERGE, keys, args))) as unknown[];
+    } catch (err) {
+      // It may have been applied all the same (a lost reply), and tracking never reports this
+      // node's own writes: the cached copy may be older than Redis's now.
+      cache?.invalidate(id);
+      throw err;
+    }
     const outcome = Number(reply[0]);
     if (cache) {
       if (reply[3]) cache.set(id, decodeHash(hashEntries(reply[3])), epoch);

@@ -107,12 +107,16 @@ describe('InvalidationChannel', () => {
     await channel.close();
   });
 
-  it('does not keep a reply that was in flight while an invalidation arrived', async () => {
+  it('does not keep a reply that was in flight while an invalidation of its session arrived', async () => {
     const redis = fakeRedis();
     const { cache, channel } = await started(redis);
     const epoch = cache.epoch;
     redis.publish(invalidationMessage('other', 'unrelated'));
     cache.set('s', record, epoch);
+    assert.equal(cache.size, 1, 'another session was invalidated');
+    const again = cache.epoch;
+    redis.publish(invalidationMessage('other', 's'));
+    cache.set('s', record, again);
     assert.equal(cache.size, 0);
     await channel.close();
   });

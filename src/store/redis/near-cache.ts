@@ -5,12 +5,22 @@
 
 import type { SessionRecord } from '../../session/record.js';
 
+/** Invalidations remembered by session; older ones count as if they had hit every session. */
+const RECENT_INVALIDATIONS = 4096;
+
 export class NearCache {
   readonly #entries = new Map<string, SessionRecord>();
   readonly #maxEntries: number;
-  // Bumped by every invalidation: a reply that was in flight while one arrived may predate it
-  // (the push can be parsed before the reply's continuation runs), so it is not cached.
+  // Bumped by every invalidation and clear. A reply that was in flight while an invalidation of
+  // its session arrived may predate it (the push can be parsed before the reply's continuation
+  // runs), so it is not kept. That is decided per session, so that on a busy deployment, where
+  // every write anywhere invalidates, the other sessions' replies are still kept: #recent holds
+  // the epoch of each session's last invalidation, bounded; a reply older than what was pruned
+  // from it, or than the last clear, is not kept.
   #epoch = 0;
+  readonly #recent = new Map<string, number>();
+  #prunedUpTo = 0;
+  #clearedAt = 0;
   // Off while whatever invalidates the cache is not known to be listening (not yet subscribed,
   // or lost): nothing is kept, since a change made meanwhile would never be reported.
   #live: boolean;
@@ -43,10 +53,14 @@ export class NearCache {
     return record;
   }
 
-  /** Keeps `record` unless an invalidation arrived since `epoch` was read. */
+  /**
+   * Keeps `record` unless an invalidation of `id` (or a clear) came since `epoch` was read; then
+   * the entry of `id` is dropped rather than kept as it was (it may predate this node's write).
+   */
   set(id: string, record: SessionRecord, epoch: number): void {
-    if (epoch !== this.#epoch || !this.#live) return;
     this.#entries.delete(id);
+    if (!this.#live || epoch < this.#clearedAt || epoch < this.#prunedUpTo) return;
+    if ((this.#recent.get(id) ?? 0) > epoch) return;
     this.#entries.set(id, record);
     if (this.#entries.size > this.#maxEntries)
       this.#entries.delete(this.#entries.keys().next().value!);
@@ -55,11 +69,19 @@ export class NearCache {
   invalidate(id: string): void {
     this.#epoch++;
     this.#entries.delete(id);
+    this.#recent.delete(id);
+    this.#recent.set(id, this.#epoch);
+    if (this.#recent.size > RECENT_INVALIDATIONS) {
+      const [oldest, at] = this.#recent.entries().next().value!;
+      this.#recent.delete(oldest);
+      this.#prunedUpTo = at;
+    }
   }
 
   /** Forgets everything: a flush, or a lost connection (whose invalidations may be lost too). */
   clear(): void {
     this.#epoch++;
+    this.#clearedAt = this.#epoch;
     this.#entries.clear();
   }
 
