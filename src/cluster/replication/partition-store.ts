@@ -73,7 +73,8 @@ export class PartitionStore {
     const existing = records?.get(id);
     const wasAlive = existing !== undefined && existing.destroyed === undefined;
     const record: SessionRecord = existing ?? {};
-    mergeInto(record, copyRecord(delta));
+    // No copy of `delta` first: mergeInto keeps only its entries and registers, never modified.
+    mergeInto(record, delta);
     let deadline = expiresAt(record);
     if (!isComplete(record)) {
       // Not a whole session: a delta (or a destroy) whose session lives elsewhere (a split), or
