@@ -54,4 +54,31 @@ describe('LeaseHolders', () => {
     assert.deepEqual(holders.take('x'), [['a', 100]]);
     assert.deepEqual(holders.take('x'), []);
   });
+
+  it('ends an invalidation only after the earlier ones of the same session ended', async () => {
+    const holders = new LeaseHolders(() => 0);
+    holders.add('x', 'a', 100);
+    let answer = (): void => {};
+    const sent: string[][] = [];
+    const send = (taken: [string, number][]): Promise<void> => {
+      sent.push(taken.map(([member]) => member));
+      return new Promise((resolve) => (answer = resolve));
+    };
+    const first = holders.invalidate('x', send, true);
+    // A retried write of x: no holder is left to take, yet a's copy is not dropped before a answers.
+    let second = false;
+    void holders.invalidate('x', send, true).then(() => (second = true));
+    // A pull or a push of x (no write to acknowledge) does not wait for it.
+    await holders.invalidate('x', send, false);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(sent, [['a']]);
+    assert.equal(second, false);
+    answer();
+    await first;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(second, true);
+    // Nothing pending any more: a session without holders has nothing to wait for.
+    await holders.invalidate('x', send, true);
+    assert.deepEqual(sent, [['a']]);
+  });
 });

@@ -116,6 +116,11 @@ export class NearCache {
 /** The owner's side: per session, the members holding a copy and when their lease ends. */
 export class LeaseHolders {
   readonly #byId = new Map<string, Map<string, number>>();
+  /**
+   * Per session, the invalidations sent and not yet ended: the holders they took are no longer in
+   * #byId, yet each may serve its copy until it answers or its lease ends.
+   */
+  readonly #pending = new Map<string, Promise<void>>();
   readonly #now: () => number;
 
   constructor(now: () => number) {
@@ -135,6 +140,32 @@ export class LeaseHolders {
     this.#byId.delete(id);
     const now = this.#now();
     return [...holders].filter(([, until]) => until > now);
+  }
+
+  /**
+   * Takes the holders of `id` and has `send` invalidate them (it resolves once each answered or its
+   * lease ended); resolves when that ended. With `waitEarlier` (a write), also waits for every
+   * earlier invalidation of `id` still in progress: the write must not be acknowledged while a
+   * holder taken by an earlier one (its `map.inv` lost, its lease being waited out) still serves
+   * the copy from before, though this call finds no holder of its own left to invalidate. Either
+   * way this one is remembered until it ended, so later writes wait for it.
+   */
+  invalidate(
+    id: string,
+    send: (holders: [member: string, until: number][]) => Promise<void>,
+    waitEarlier: boolean,
+  ): Promise<void> {
+    const holders = this.take(id);
+    const earlier = waitEarlier ? this.#pending.get(id) : undefined;
+    if (holders.length === 0) return earlier ?? Promise.resolve();
+    const sent = send(holders);
+    const done = Promise.all([this.#pending.get(id), sent]).then(() => undefined);
+    this.#pending.set(id, done);
+    const forget = (): void => {
+      if (this.#pending.get(id) === done) this.#pending.delete(id);
+    };
+    void done.then(forget, forget);
+    return waitEarlier ? done : sent;
   }
 
   /** Removes and returns, per member, the ids it holds in the given partitions. */

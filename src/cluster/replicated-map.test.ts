@@ -248,6 +248,26 @@ describe('ReplicatedMap', () => {
     }
   });
 
+  it('acknowledges no write while a holder taken by an earlier attempt may still serve its copy', async () => {
+    const sim = cluster({ nearCache: { leaseMs: 1500 } });
+    const [a, b, c] = await sim.add('a', 'b', 'c');
+    await sim.whenReady();
+    // a owns the session and c backs it up: b only reads it, through its near cache.
+    let id = newId();
+    const replicas = (): string[] =>
+      a!.map.table.replicas(a!.map.table.partitionOf(id)).map((m) => m.name);
+    while (replicas().join() !== 'a,c') id = newId();
+    await a!.map.merge(id, fresh({ n: 0 }));
+    assert.equal(valueOf(await b!.map.get(id), 'n'), 0);
+    // a's invalidation to b is lost: a waits for b's lease to end before it acknowledges the write.
+    // c's attempt times out meanwhile (requestTimeoutMs) and c sends it again; the retry must not
+    // be acknowledged before that wait ended (it found no holder left to invalidate).
+    sim.network.cut(a!.address.address, b!.address.address);
+    await c!.map.merge(id, set({ n: 1 }));
+    sim.network.heal();
+    assert.equal(valueOf(await b!.map.get(id), 'n'), 1);
+  });
+
   it('finds the sessions of a principal and all ids across partitions', async () => {
     const sim = cluster();
     const [a, b] = await sim.add('a', 'b', 'c');

@@ -636,9 +636,17 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
   }
 
   /** Before a change is acknowledged: every holder of a near-cached copy drops it, or its lease ends. */
-  async #invalidate(id: string): Promise<void> {
-    const holders = this.#holders.take(id);
-    if (holders.length === 0) return;
+  #invalidate(id: string, write = true): Promise<void> {
+    // A write also waits for the invalidations of `id` still in progress: a holder they took (its
+    // map.inv lost, its lease being waited out) still serves the old copy, and a retried or
+    // concurrent write of `id` finds no holder left to take but must not be acknowledged before
+    // that ends. A pull or a push (write = false) does not wait for them: the writes it carries
+    // were acknowledged where they were made, and waiting out a dead holder's lease there would
+    // only hold the migration up.
+    return this.#holders.invalidate(id, (holders) => this.#sendInvalidations(id, holders), write);
+  }
+
+  async #sendInvalidations(id: string, holders: [string, number][]): Promise<void> {
     const members = new Map(this.#table.members.map((m) => [m.name, m]));
     await Promise.all(
       holders.map(async ([name, until]) => {
@@ -774,7 +782,7 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
     }
     // A push may carry writes acknowledged elsewhere (the other side of a split): holders of a
     // copy leased here drop it before the push is acknowledged, as for a write.
-    await Promise.all(records.map(([id]) => this.#invalidate(id)));
+    await Promise.all(records.map(([id]) => this.#invalidate(id, false)));
     if (this.#table.owner(p)?.name === this.self.name && changed.length > 0) {
       if (!(await this.#replicate(p, changed))) return retryBody('backup');
     }
@@ -892,7 +900,7 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
         for (const [id, record] of records) this.#store.merge(id, record);
         // Copies this member leased out before (as owner of p under an earlier view) may be
         // older than what the pull brought: their holders drop them before p is served.
-        await Promise.all(records.map(([id]) => this.#invalidate(id)));
+        await Promise.all(records.map(([id]) => this.#invalidate(id, false)));
         const next = answer['next'];
         if (typeof next !== 'string') return true;
         source.after = next;
