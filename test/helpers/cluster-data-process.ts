@@ -1,4 +1,5 @@
-// Cluster members with their data layer as child processes (test/helpers/cluster-data-node.ts),
+// Cluster members with their data layer as child processes (test/helpers/cluster-data-node.ts,
+// or cluster-lock-app-node.ts: an Express app with `lock: 'cluster'`),
 // and a load driver that writes increasing counter values through random members, recording
 // every acknowledged value. Every child is tracked so an after hook can SIGKILL it by pid.
 
@@ -27,7 +28,9 @@ export interface DataNode {
   terminate(timeoutMs?: number): Promise<void>;
 }
 
-const script = fileURLToPath(new URL('./cluster-data-node.ts', import.meta.url));
+const dataNodeScript = fileURLToPath(new URL('./cluster-data-node.ts', import.meta.url));
+/** The child that serves an Express app with `lock: 'cluster'` instead of the data endpoints. */
+export const lockAppScript = fileURLToPath(new URL('./cluster-lock-app-node.ts', import.meta.url));
 
 /** Every node started by this process, for the after hooks. */
 export const started: DataNode[] = [];
@@ -41,6 +44,7 @@ export async function startNode(
   seeds: string[],
   env: Record<string, string> = {},
   timeoutMs = 15_000,
+  script = dataNodeScript,
 ): Promise<DataNode> {
   // SM_NODE_ARGS: extra node flags for the members, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env['SM_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
@@ -148,10 +152,13 @@ export async function waitConverged(nodes: DataNode[], timeoutMs = 20_000): Prom
 export async function startNodes(
   count: number,
   env: Record<string, string> = {},
+  script = dataNodeScript,
 ): Promise<DataNode[]> {
-  const seed = await startNode('m0', [], env);
+  const seed = await startNode('m0', [], env, undefined, script);
   const rest = await Promise.all(
-    Array.from({ length: count - 1 }, (_, i) => startNode(`m${i + 1}`, [seed.address], env)),
+    Array.from({ length: count - 1 }, (_, i) =>
+      startNode(`m${i + 1}`, [seed.address], env, undefined, script),
+    ),
   );
   const nodes = [seed, ...rest];
   await waitConverged(nodes);
