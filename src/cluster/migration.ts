@@ -1,5 +1,5 @@
 // What a member must do for each partition when its view changes (docs/cluster-protocol.md,
-// "Migration"): a pure plan from the old and new tables; replicated-map.ts carries it out.
+// "Migration"): a pure plan from the old and new tables; replication/partition-migration.ts carries it out.
 
 import type { PartitionTable } from './partition-table.js';
 import type { MemberAddress } from './transport/transport.js';

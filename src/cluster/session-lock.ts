@@ -3,16 +3,12 @@
 // Advisory: it orders request handling; the CRDT merge still decides every write.
 
 import { randomBytes } from 'node:crypto';
-import {
-  ClusterProtocolError,
-  InvalidOptionError,
-  LockTimeoutError,
-  RetryableError,
-} from '../errors.js';
+import { ClusterProtocolError, LockTimeoutError, RetryableError } from '../errors.js';
 import type { PartitionTable } from './partition-table.js';
 import { readId, readPartitions, type RetryReason } from './replication/messages.js';
 import { backoffMs, sleep } from './replication/retry.js';
 import type { Body, MemberAddress } from './transport/transport.js';
+import { positive } from '../options.js';
 
 /** A request's lease when it asks for none: longer than almost any request, short after a crash. */
 export const LOCK_LEASE_MS = 5000;
@@ -463,10 +459,4 @@ function readMs(body: Body, key: string, min: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min)
     throw new ClusterProtocolError(`"${key}" is not a number >= ${min}`);
   return value;
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new InvalidOptionError(name, 'a number > 0', v);
-  return v;
 }

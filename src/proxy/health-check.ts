@@ -13,6 +13,7 @@ import {
   PROXY_HEALTH_TIMEOUT_MS,
   PROXY_PASSIVE_DOWN_MS,
 } from '../defaults.js';
+import { positive } from '../options.js';
 
 export interface HealthOptions {
   /** Active checks: GET this path on every upstream; a 2xx or 3xx is a success. Off when absent. */
@@ -185,10 +186,4 @@ export class HealthMonitor {
     timer.unref();
     probe.end();
   }
-}
-
-function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0)
-    throw new InvalidOptionError(name, 'a positive number', value);
-  return value;
 }

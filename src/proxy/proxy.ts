@@ -22,7 +22,6 @@ import {
 import { forwardUpgrade } from './websocket.js';
 import { IdleSweeper } from './idle-sweeper.js';
 import { FastFront } from './fast-front.js';
-import { InvalidOptionError } from '../errors.js';
 import {
   COOKIE_NAME,
   PROXY_CLIENT_HEADERS_TIMEOUT_MS,
@@ -36,6 +35,7 @@ import {
   PROXY_MAX_RESPONSE_HEADER_BYTES,
   PROXY_MAX_RESPONSE_HEADER_COUNT,
 } from '../defaults.js';
+import { nonNegative } from '../options.js';
 
 export interface ProxyTimeouts {
   /** Connecting to an upstream (then the request goes to another node). */
@@ -133,12 +133,6 @@ export interface Proxy {
   readonly pool: UpstreamPool;
   readonly counters: ProxyCounters;
   readonly server: Server;
-}
-
-function nonNegative(name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0)
-    throw new InvalidOptionError(name, 'a number >= 0', value);
-  return value;
 }
 
 /**

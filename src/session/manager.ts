@@ -19,6 +19,7 @@ import { KeyedMutex } from './lock.js';
 import { setOwn, type AttributeEntry, type LiveRecord, type SessionRecord } from './record.js';
 import { fillData, Session } from './session.js';
 import { Signer, type Secrets } from './signature.js';
+import { positive, nonNegative } from '../options.js';
 
 export interface SessionManagerOptions {
   store: SessionBackend;
@@ -464,18 +465,6 @@ function latestStamp(record: LiveRecord): string {
 function expires(accessedAt: number, idleMs: number, absoluteExpiresAt: number): number {
   const idle = accessedAt + idleMs;
   return absoluteExpiresAt > 0 ? Math.min(idle, absoluteExpiresAt) : idle;
-}
-
-function positive(option: string, value: number): number {
-  if (!(Number.isFinite(value) && value > 0))
-    throw new InvalidOptionError(option, 'a number > 0', value);
-  return value;
-}
-
-function nonNegative(option: string, value: number): number {
-  if (!(Number.isFinite(value) && value >= 0))
-    throw new InvalidOptionError(option, 'a number >= 0', value);
-  return value;
 }
 
 /**

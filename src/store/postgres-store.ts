@@ -26,6 +26,7 @@ import { isUnavailable } from './postgres/errors.js';
 import { EXPIRED_FLAG, mergeStatement } from './postgres/merge-statement.js';
 import { migrationSql, qualified, type TableName } from './postgres/migration.js';
 import { createHash } from 'node:crypto';
+import { positive } from '../options.js';
 
 /** The part of a pg Pool (or Client) the store uses. */
 export type Queryable = Pick<Pool, 'query'>;
@@ -282,10 +283,4 @@ async function withDeadline<T>(what: string, ms: number, operation: () => Promis
 
 function isStorableId(id: unknown): id is string {
   return typeof id === 'string' && id.length > 0 && id.length <= 256;
-}
-
-function positive(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value))
-    throw new InvalidOptionError(name, 'a number > 0', value);
-  return value;
 }

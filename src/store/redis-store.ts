@@ -43,6 +43,7 @@ import {
 import { createKeyLayout, isStorableId, type KeyLayout } from './redis/keys.js';
 import { NearCache } from './redis/near-cache.js';
 import { CLAIM_EXPIRED, MERGE, type Script } from './redis/scripts.js';
+import { positive } from '../options.js';
 
 const listenerError = channel('sessionmesh:redis:listener-error');
 
@@ -470,13 +471,6 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
 function noScript(err: unknown): boolean {
   const message = String((err as Error)?.message ?? '');
   return message.startsWith('NOSCRIPT') || (isServerError(err) && message.includes('NOSCRIPT'));
-}
-
-function positive(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new InvalidOptionError(name, 'a number > 0', value);
-  }
-  return value;
 }
 
 function copy(record: SessionRecord): LiveRecord {

@@ -219,3 +219,10 @@ export function copyRecord<T extends SessionRecord>(record: T): T {
 export function recordBytes(id: string, record: SessionRecord): number {
   return id.length + 96 + String(record.principal?.v ?? '').length + attributeBytes(record.attrs);
 }
+
+/** The estimated bytes of a batch of records (for the `bytesSent` counter). */
+export function recordsBytes(records: [string, SessionRecord][]): number {
+  let bytes = 0;
+  for (const [id, record] of records) bytes += recordBytes(id, record);
+  return bytes;
+}

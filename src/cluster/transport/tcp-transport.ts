@@ -17,6 +17,7 @@ import {
   MIN_SECRET_CHARS,
 } from '../../defaults.js';
 import { ClusterUnreachableError, InvalidOptionError } from '../../errors.js';
+import { positive } from '../../options.js';
 import { Backoff } from './backoff.js';
 import { Connection, type ConnectionSettings } from './connection.js';
 import {
@@ -110,34 +111,29 @@ export class TcpTransport implements Transport {
         '(hidden)',
       );
     }
-    const positive = (key: keyof TcpTransportOptions, fallback: number): number => {
-      const value = options[key] ?? fallback;
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-        throw new InvalidOptionError(key, 'a positive number', value);
-      }
-      return value;
-    };
+    const option = (key: keyof TcpTransportOptions, fallback: number): number =>
+      positive(key, options[key], fallback);
     this.#options = options;
     this.#self = {
       name: options.name,
       address: `${options.host ?? '127.0.0.1'}:${options.port ?? 0}`,
     };
-    this.#maxPendingHandshakes = positive('maxPendingHandshakes', CLUSTER_MAX_PENDING_HANDSHAKES);
+    this.#maxPendingHandshakes = option('maxPendingHandshakes', CLUSTER_MAX_PENDING_HANDSHAKES);
     this.#settings = {
       self: this.#self,
       cluster: options.cluster,
       secret,
-      maxFrameBytes: positive('maxFrameBytes', CLUSTER_MAX_FRAME_BYTES),
-      maxHandshakeFrameBytes: positive('maxHandshakeFrameBytes', CLUSTER_MAX_HANDSHAKE_FRAME_BYTES),
-      handshakeTimeoutMs: positive('handshakeTimeoutMs', CLUSTER_HANDSHAKE_TIMEOUT_MS),
-      keepAliveMs: positive('keepAliveMs', CLUSTER_KEEPALIVE_MS),
-      idleTimeoutMs: positive('idleTimeoutMs', CLUSTER_IDLE_TIMEOUT_MS),
-      maxQueuedBytes: positive('maxQueuedBytes', CLUSTER_MAX_QUEUED_BYTES),
+      maxFrameBytes: option('maxFrameBytes', CLUSTER_MAX_FRAME_BYTES),
+      maxHandshakeFrameBytes: option('maxHandshakeFrameBytes', CLUSTER_MAX_HANDSHAKE_FRAME_BYTES),
+      handshakeTimeoutMs: option('handshakeTimeoutMs', CLUSTER_HANDSHAKE_TIMEOUT_MS),
+      keepAliveMs: option('keepAliveMs', CLUSTER_KEEPALIVE_MS),
+      idleTimeoutMs: option('idleTimeoutMs', CLUSTER_IDLE_TIMEOUT_MS),
+      maxQueuedBytes: option('maxQueuedBytes', CLUSTER_MAX_QUEUED_BYTES),
       stats: this.#stats,
       handlers: this.#handlers,
     };
-    positive('reconnectBaseMs', CLUSTER_RECONNECT_BASE_MS);
-    positive('reconnectMaxMs', CLUSTER_RECONNECT_MAX_MS);
+    option('reconnectBaseMs', CLUSTER_RECONNECT_BASE_MS);
+    option('reconnectMaxMs', CLUSTER_RECONNECT_MAX_MS);
   }
 
   /** This member; `address` is host:port, with the real port once started. */
