@@ -1,8 +1,12 @@
-// The frame payload codec: MessagePack, data only. Extension types (the timestamp one included)
-// are refused, so nothing received is revived into a class or code; `__proto__` keys are refused
-// by the decoder; every string, binary, array and map is bounded by the frame size.
+// Frames of the cluster transport (docs/cluster-protocol.md#frames): a uint32 big-endian length,
+// then a MessagePack 4-array [kind, id, type, body] of plain data, written and read by the
+// hand-written msgpack-writer.ts and msgpack-reader.ts.
 
-import { Decoder, Encoder, type ExtData, type ExtensionCodecType } from '@msgpack/msgpack';
+import { encodeWithRoom } from './msgpack-writer.js';
+import { GarbageFrameError } from './msgpack-reader.js';
+
+export { encodeValue } from './msgpack-writer.js';
+export { createValueDecoder, GarbageFrameError } from './msgpack-reader.js';
 
 /** Frame kinds, docs/cluster-protocol.md#frames. */
 export const Kind = {
@@ -25,47 +29,6 @@ export interface Envelope {
   readonly body: Record<string, unknown>;
 }
 
-/** A payload that is not a frame of ours; the connection that sent it is closed. */
-export class GarbageFrameError extends Error {}
-
-const noExtensions: ExtensionCodecType<undefined> = {
-  tryToEncode(): ExtData | null {
-    return null;
-  },
-  decode(_data: Uint8Array, extType: number): unknown {
-    throw new GarbageFrameError(`extension type ${extType} refused`);
-  },
-};
-
-const encoder = new Encoder({ extensionCodec: noExtensions, ignoreUndefined: true });
-const kinds = new Set<number>(Object.values(Kind));
-
-/** Encodes a value as MessagePack (plain data: maps, arrays, strings, numbers, booleans, null, bytes). */
-export function encodeValue(value: unknown): Uint8Array {
-  return encoder.encode(value);
-}
-
-/** A decoder whose every length is bounded by `maxBytes`. */
-export function createValueDecoder(maxBytes: number): (bytes: Uint8Array) => unknown {
-  const decoder = new Decoder({
-    extensionCodec: noExtensions,
-    maxStrLength: maxBytes,
-    maxBinLength: maxBytes,
-    maxArrayLength: maxBytes,
-    maxMapLength: maxBytes,
-    maxExtLength: 0,
-  });
-  return (bytes) => {
-    try {
-      return decoder.decode(bytes);
-    } catch (err) {
-      throw err instanceof GarbageFrameError
-        ? err
-        : new GarbageFrameError('not MessagePack', { cause: err });
-    }
-  };
-}
-
 /** Encodes one frame: a uint32 big-endian payload length, then the payload. */
 export function encodeFrame(
   kind: Kind,
@@ -73,10 +36,8 @@ export function encodeFrame(
   type: string,
   body: Record<string, unknown>,
 ): Buffer {
-  const payload = encodeValue([kind, id, type, body]);
-  const frame = Buffer.allocUnsafe(4 + payload.byteLength);
-  frame.writeUInt32BE(payload.byteLength, 0);
-  frame.set(payload, 4);
+  const frame = encodeWithRoom([kind, id, type, body], 4);
+  frame.writeUInt32BE(frame.length - 4, 0);
   return frame;
 }
 
@@ -91,6 +52,8 @@ export function toEnvelope(value: unknown): Envelope {
   if (!isPlainMap(body)) throw new GarbageFrameError('body is not a map');
   return { kind: kind as Kind, id, type, body };
 }
+
+const kinds = new Set<number>(Object.values(Kind));
 
 export function isPlainMap(value: unknown): value is Record<string, unknown> {
   return (
