@@ -1,6 +1,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PartitionTable } from './partition-table.js';
+import { setOwn } from '../session/record.js';
 import { SimCluster } from '../../test/helpers/cluster-node.js';
 import { destroyDelta, fresh, newId, set, valueOf } from '../../test/helpers/cluster-records.js';
 
@@ -25,6 +26,24 @@ describe('ReplicatedMap', () => {
     for (const member of [a, b, c]) {
       for (const [i, id] of ids.entries()) assert.equal(valueOf(await member!.map.get(id), 'n'), i);
     }
+  });
+
+  it('carries an attribute named __proto__ to the owner and its backup like any other', async () => {
+    const sim = cluster();
+    const [a, b, c] = await sim.add('a', 'b', 'c');
+    await sim.whenReady();
+    let id = newId();
+    while (a!.map.table.owner(a!.map.table.partitionOf(id))!.name === 'a') id = newId();
+    const delta = fresh({ n: 1 });
+    setOwn(delta.attrs!, '__proto__', { j: '"x"', t: delta.attrs!['n']!.t });
+    await a!.map.merge(id, delta);
+    for (const member of [a, b, c]) {
+      const attrs = (await member!.map.get(id))!.attrs!;
+      assert.deepEqual(Object.keys(attrs).sort(), ['__proto__', 'n']);
+      assert.equal(Object.getOwnPropertyDescriptor(attrs, '__proto__')?.value.j, '"x"');
+    }
+    const copies = [a, b, c].filter((m) => m!.map.localCopy(id)?.attrs?.['n']);
+    assert.equal(copies.length, 2, 'the owner and its backup');
   });
 
   it('keeps each session on its owner and one backup', async () => {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { HybridClock } from '../session/hlc.js';
-import type { SessionRecord } from '../session/record.js';
+import { setOwn, type SessionRecord } from '../session/record.js';
 import type { SessionStore } from './store.js';
 
 export interface StoreContractOptions {
@@ -38,7 +38,7 @@ export function freshRecord(
     attrs: {},
   };
   for (const [key, value] of Object.entries(attrs))
-    record.attrs![key] = { j: JSON.stringify(value), t: clock.tick() };
+    setOwn(record.attrs!, key, { j: JSON.stringify(value), t: clock.tick() });
   return record;
 }
 
@@ -59,7 +59,7 @@ async function valuesOf(
   if (!record) return undefined;
   const out: Record<string, unknown> = {};
   for (const [key, entry] of Object.entries(record.attrs))
-    if (entry.j !== undefined) out[key] = JSON.parse(entry.j);
+    if (entry.j !== undefined) setOwn(out, key, JSON.parse(entry.j));
   return out;
 }
 
@@ -247,6 +247,19 @@ export function runStoreContract(options: StoreContractOptions): void {
         'a.b:c{d}': [null, true],
         big,
       });
+    });
+
+    it('keeps attributes named like members of Object.prototype as data', async () => {
+      const id = newId();
+      // JSON.parse defines "__proto__" as an own key, as an app's attribute name would be.
+      const attrs = JSON.parse('{"__proto__": {"admin": true}, "constructor": "c", "toString": 1}');
+      await store.merge(id, freshRecord(attrs as Record<string, unknown>));
+      const values = await valuesOf(store, id);
+      assert.deepEqual(Object.keys(values ?? {}).sort(), ['__proto__', 'constructor', 'toString']);
+      assert.deepEqual(Object.getOwnPropertyDescriptor(values, '__proto__')?.value, {
+        admin: true,
+      });
+      assert.equal(({} as { admin?: unknown }).admin, undefined);
     });
 
     it('is an express-session store: set, get, touch, length, all, destroy, clear', async () => {

@@ -256,12 +256,25 @@ describe('frame decoder', () => {
     assertGarbage(referenceEncodeAny({ at: new Date(0) }));
   });
 
-  it('refuses a __proto__ key, and leaves Object.prototype alone', () => {
+  it('reads a __proto__ key as an own property, and leaves every prototype alone', () => {
+    const decode = createValueDecoder(1 << 20);
     const key = [...Buffer.from('__proto__')];
-    assertGarbage([0x81, 0xa0 | key.length, ...key, 0x81, 0xa5, ...Buffer.from('admin'), 0xc3]);
-    assertGarbage([0x81, 0xd9, key.length, ...key, 0xc3]);
-    assertGarbage([0x91, 0x82, 0xa1, 0x61, 0x01, 0xa0 | key.length, ...key, 0x80]);
+    const admin = [0x81, 0xa5, ...Buffer.from('admin'), 0xc3];
+    for (const bytes of [
+      [0x81, 0xa0 | key.length, ...key, ...admin],
+      [0x81, 0xd9, key.length, ...key, ...admin],
+    ]) {
+      const map = decode(Buffer.from(bytes)) as Record<string, unknown>;
+      assert.equal(Object.getPrototypeOf(map), Object.prototype);
+      assert.deepEqual(Object.getOwnPropertyDescriptor(map, '__proto__')?.value, { admin: true });
+      assert.deepEqual(Object.keys(map), ['__proto__']);
+    }
     assert.equal(({} as { admin?: unknown }).admin, undefined);
+    // And it goes back out as it came: a session attribute named "__proto__" survives a hop.
+    const attrs: Record<string, unknown> = {};
+    Object.defineProperty(attrs, '__proto__', { value: 1, enumerable: true });
+    const back = decode(encodeValue(attrs)) as Record<string, unknown>;
+    assert.equal(Object.getOwnPropertyDescriptor(back, '__proto__')?.value, 1);
   });
 
   it('reads each key from the bytes of this frame, whatever became of earlier frames', () => {

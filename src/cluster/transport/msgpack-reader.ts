@@ -1,6 +1,7 @@
 // A MessagePack reader for plain data, hand-written for speed (docs/cluster-protocol.md#frames):
-// it refuses extension types and `__proto__` keys, and bounds every length by the frame and
-// every nesting by MAX_DEPTH, so no received frame can make it allocate or recurse without end.
+// it refuses extension types, reads a `__proto__` key as an own property (never the prototype),
+// and bounds every length by the frame and every nesting by MAX_DEPTH, so no received frame can
+// make it allocate or recurse without end.
 
 /** A payload that is not a frame of ours; the connection that sent it is closed. */
 export class GarbageFrameError extends Error {}
@@ -177,9 +178,17 @@ function readMap(length: number, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let i = 0; i < length; i++) {
     const key = readKey(depth);
-    // An assignment to "__proto__" would set the prototype of the map: refused.
-    if (key === '__proto__') throw new GarbageFrameError('a __proto__ key');
-    out[key] = readValue(depth);
+    const value = readValue(depth);
+    // An assignment to "__proto__" would set the map's prototype; the key is a session
+    // attribute's name like any other (session/record.ts, setOwn): an own property.
+    if (key === '__proto__')
+      Object.defineProperty(out, key, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else out[key] = value;
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // the HLC timestamp, a NUL, and the JSON text (a tombstone is the timestamp alone), plus
 // metadata fields `m:*`. A delta becomes the merge script's arguments; a hash becomes a record.
 
-import type { AttributeEntry, SessionRecord } from '../../session/record.js';
+import { setOwn, type AttributeEntry, type SessionRecord } from '../../session/record.js';
 
 const SEP = '\0';
 
@@ -47,7 +47,7 @@ export function decodeHash(entries: [string, string][]): SessionRecord {
   const attrs: Record<string, AttributeEntry> = {};
   for (const [field, value] of entries) {
     if (field.startsWith('a:')) {
-      attrs[field.slice(2)] = entry(value);
+      setOwn(attrs, field.slice(2), entry(value));
       continue;
     }
     switch (field) {
