@@ -132,6 +132,7 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
       requestTimeoutMs,
       table,
       current: (id) => store.raw(id),
+      version: (p) => store.version(p),
     });
     this.#migration = new PartitionMigration({
       transport,
@@ -324,9 +325,10 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
     this.#inFlight++;
     try {
       const outcome = this.#store.merge(id, delta);
+      const appliedAt = this.#store.version(p);
       if (outcome.destroyed) this.#announce('destroyed', id);
       await this.#leases.beforeAck(id, true);
-      if (outcome.record && !(await this.#backups.backUp(p, id, outcome.record)))
+      if (outcome.record && !(await this.#backups.backUp(p, id, outcome.record, appliedAt)))
         return { retry: 'backup' };
       return { body: { ok: true } };
     } finally {

@@ -10,7 +10,7 @@
 //   POST /fill?count=&bytes=      new sessions owned by this member (bench)
 //   POST /bench?op=&id=&count=&concurrency=&bytes=   latency of merge/get/locked-merge run in this member
 //   GET  /status         {"ready", "members", "owned", "held"}
-//   GET  /owner?id=      {"owner": the owner of the partition of id, under this member's view}
+//   GET  /owner?id=      {"owner", "backups": the replicas of the partition of id, under this member's view}
 // Answers 503 {"code"} when the cluster did not acknowledge. SIGTERM: close() (hand-off), exit.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -101,7 +101,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       );
     }
     if (url.pathname === '/owner') {
-      return send(res, 200, { owner: map.table.owner(map.table.partitionOf(id))?.name ?? null });
+      const p = map.table.partitionOf(id);
+      const backups = map.table.backupsOf(p).map((m) => m.name);
+      return send(res, 200, { owner: map.table.owner(p)?.name ?? null, backups });
     }
     if (req.method === 'POST' && url.pathname === '/fill') {
       // `count` new sessions of `bytes` bytes, each owned by this member (key affinity).
