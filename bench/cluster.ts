@@ -27,11 +27,12 @@ const LATENCY_OPS = 3000;
 const THROUGHPUT_OPS = 20_000;
 const CONCURRENCY = 32;
 /**
- * Operations run before measuring, the same for the cluster and for Redis: enough for the members'
- * JIT to settle (with 500, the first 3,000 latencies measured still carried it: p99 1.6 ms
- * there, 0.4-0.8 ms in the runs after).
+ * Operations run before measuring, the same for the cluster and for Redis: enough for the members
+ * to reach their steady state. Their JIT and heap settle over the first ~50,000 merges: on this
+ * machine about 33k merges/s over the first 20,000 after start, 42k-50k from 60,000 on; with 500,
+ * the latencies measured were the warm-up's (p99 1.6 ms, against 0.4-0.8 ms after).
  */
-const WARM_UP_OPS = 20_000;
+const WARM_UP_OPS = 60_000;
 /** Each figure of (a) is the median of this many runs. */
 const RUNS = 3;
 const MIGRATION_SESSIONS = 100_000;
@@ -62,10 +63,15 @@ async function ownedBy(via: DataNode, owner: string, backup: string): Promise<st
   }
 }
 
-async function clusterOp(node: DataNode, op: string, id: string): Promise<Figures> {
+async function clusterOp(
+  node: DataNode,
+  op: string,
+  id: string,
+  warmUpOps = WARM_UP_OPS,
+): Promise<Figures> {
   const base = `/bench?op=${op}&id=${id}&bytes=${PAYLOAD_BYTES}`;
-  await post(node, `${base}&count=${WARM_UP_OPS}&concurrency=${CONCURRENCY}`);
-  await post(node, `${base}&count=${WARM_UP_OPS / 5}&concurrency=1`);
+  await post(node, `${base}&count=${warmUpOps}&concurrency=${CONCURRENCY}`);
+  await post(node, `${base}&count=${warmUpOps / 20}&concurrency=1`);
   return medianOf(async () => {
     const latency = await post(node, `${base}&count=${LATENCY_OPS}&concurrency=1`);
     const throughput = await post(
@@ -124,8 +130,8 @@ async function redisOps(): Promise<{ merge: Figures; get: Figures }> {
     const hset = (i: number) => client.hSet(key, { n: String(i), data: payload });
     const hgetall = () => client.hGetAll(key);
     await measure(hset, WARM_UP_OPS, CONCURRENCY);
-    await measure(hset, WARM_UP_OPS / 5, 1);
-    await measure(hgetall, WARM_UP_OPS / 5, 1);
+    await measure(hset, WARM_UP_OPS / 20, 1);
+    await measure(hgetall, WARM_UP_OPS / 20, 1);
     const figures = (op: (i: number) => Promise<unknown>): Promise<Figures> =>
       medianOf(async () => ({
         ...(await measure(op, LATENCY_OPS, 1)),
@@ -158,7 +164,8 @@ export async function benchCluster(full = true): Promise<Row[]> {
     await post(m0, `/write?id=${id}&n=0&fresh=1`);
     const merge = await clusterOp(m0, 'merge', id);
     const get = await clusterOp(m0, 'get', id);
-    const lockedMerge = await clusterOp(m0, 'locked-merge', id);
+    // At ~2k locked merges/s, after the merges' warm-up has warmed the same code.
+    const lockedMerge = await clusterOp(m0, 'locked-merge', id, 5000);
     const ownerGet = await post(m1, `/bench?op=get&id=${id}&count=200000&concurrency=1`);
     const redis = await redisOps();
     const g1 = `(a) ${PAYLOAD_BYTES}-byte attribute, one session, sent by m0 to its owner m1, backed up on m2; latency with 1 in flight, ops/s with ${CONCURRENCY}; medians of ${RUNS} runs after ${WARM_UP_OPS} operations of warm-up`;
