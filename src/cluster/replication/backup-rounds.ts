@@ -1,6 +1,7 @@
-// The owner's replication of what it applied to its backups (docs/cluster-protocol.md, "Backup
-// rounds"): in sync mode at most one `map.backup` round per session in flight, the merges that
-// arrive meanwhile sharing the next one; in async mode sent and acknowledged at once.
+// The owner's replication of what it applied to its backups (docs/cluster-protocol.md,
+// "Replication", backup rounds): in sync mode at most one `map.backup` round per session in
+// flight, answering the merges applied before it was sent, the later ones sharing the next; in
+// async mode sent and acknowledged at once.
 
 import type { SessionRecord } from '../../session/record.js';
 import type { MapCounters } from '../metrics.js';
