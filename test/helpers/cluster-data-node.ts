@@ -16,6 +16,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SessionRecord } from '../../src/session/record.js';
+import { memberStatus, rolesOf } from './cluster-member-status.js';
 
 // SM_BUILT=1 (the bench): run the compiled dist/ as the package ships it, not src through tsx.
 const lib = process.env['SM_BUILT'] === '1' ? '../../dist' : '../../src';
@@ -101,9 +102,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       );
     }
     if (url.pathname === '/owner') {
-      const p = map.table.partitionOf(id);
-      const backups = map.table.backupsOf(p).map((m) => m.name);
-      return send(res, 200, { owner: map.table.owner(p)?.name ?? null, backups });
+      return send(res, 200, rolesOf(map, id));
     }
     if (req.method === 'POST' && url.pathname === '/fill') {
       // `count` new sessions of `bytes` bytes, each owned by this member (key affinity).
@@ -128,14 +127,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       return send(res, 200, await bench(url.searchParams));
     }
     if (url.pathname === '/status') {
-      return send(res, 200, {
-        ready: map.ready,
-        members: map.table.members.map((m) => m.name),
-        owned: map.table.ownedBy(name).length,
-        held: map.heldSessions,
-        migrating: map.migrating,
-        pushing: map.pushing,
-      });
+      return send(res, 200, memberStatus(map, name));
     }
     send(res, 404, { code: 'not-found' });
   } catch (err) {

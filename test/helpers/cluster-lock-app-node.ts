@@ -17,6 +17,7 @@ import { ClusterStore } from '../../src/cluster/cluster-store.js';
 import { createMembership } from '../../src/cluster/membership/membership.js';
 import { createTcpTransport } from '../../src/cluster/transport/tcp-transport.js';
 import { session } from '../../src/http/express.js';
+import { memberStatus, rolesOf } from './cluster-member-status.js';
 import { SECRET } from './http-client.js';
 
 const [name = 'member', seedList = ''] = process.argv.slice(2);
@@ -41,18 +42,11 @@ const { map } = await createCluster({ transport, membership, backups: 1, writeMo
 
 const app = express();
 app.get('/status', (_req, res) => {
-  res.json({
-    ready: map.ready,
-    members: map.table.members.map((m) => m.name),
-    owned: map.table.ownedBy(name).length,
-    held: map.heldSessions,
-    migrating: map.migrating,
-    pushing: map.pushing,
-  });
+  res.json(memberStatus(map, name));
 });
 app.get('/owner', (req, res) => {
   const id = String(req.query['id'] ?? '');
-  res.json({ owner: map.table.owner(map.table.partitionOf(id))?.name ?? null });
+  res.json(rolesOf(map, id));
 });
 app.use(
   session({
