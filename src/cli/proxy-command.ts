@@ -168,8 +168,9 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   let listening: number;
   const workers = flags.workers as number;
   if (workers > 1) {
-    // The primary decides drains; the requests in flight are the workers' last reports.
-    let inFlight = (_name: string): number => 0;
+    // The primary decides drains; the requests in flight are the workers' reports made since
+    // they applied the drain.
+    let inFlight = (_name: string): number => Infinity;
     const started = await startProxyWorkers({
       ...common,
       workers,
@@ -178,8 +179,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       ...(useTopology ? { nodeTopology: true } : {}),
       ...(drainNodes ? { onDrain: createNodeDrain({ inFlight: (name) => inFlight(name) }) } : {}),
     });
-    inFlight = (name) =>
-      started.totals().upstreams.find(([upstream]) => upstream === name)?.[1].active ?? 0;
+    inFlight = (name) => started.inFlight(name);
     listening = started.port;
     close = () => started.close();
   } else {

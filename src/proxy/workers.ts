@@ -31,17 +31,25 @@ export interface ProxyWorkers {
   undrain(name: string): void;
   /** The counters summed over every worker (as of their last report, at most ~0.5 s old). */
   totals(): StatsReport;
+  /**
+   * Requests in flight to the upstream `name` over every worker, or Infinity while some worker
+   * has not reported since it applied the primary's latest state: a report from before a drain
+   * reached that worker would say 0 while the worker still sends the node new requests.
+   */
+  inFlight(name: string): number;
   close(): Promise<void>;
 }
 
 type Snapshot = Array<[name: string, state: UpstreamState, draining: boolean]>;
 type ToPrimary =
   | { sm: 'proxy-listening'; port: number }
-  | { sm: 'proxy-stats'; report: StatsReport }
+  /** `applied`: the version of the latest state the worker had applied when it made the report. */
+  | { sm: 'proxy-stats'; report: StatsReport; applied: number }
   | { sm: 'proxy-observe'; name: string; outcome: Observation }
   | { sm: 'proxy-drain'; name: string; draining: boolean };
 type ToWorker =
-  { sm: 'proxy-state'; snapshot: Snapshot } | { sm: 'proxy-totals'; report: StatsReport };
+  | { sm: 'proxy-state'; snapshot: Snapshot; version: number }
+  | { sm: 'proxy-totals'; report: StatsReport };
 
 /** How often workers report their counters, and the primary sends back the sums. */
 const STATS_INTERVAL_MS = 500;
@@ -66,9 +74,19 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<ProxyW
   });
   const health = new HealthMonitor(pool, options.health);
   const workers = new Set<Worker>();
-  const reports = new Map<Worker, StatsReport>();
+  const reports = new Map<Worker, { report: StatsReport; applied: number }>();
   let closing = false;
-  const totals = (): StatsReport => sumReports(reports.values());
+  /** Bumped by every change of health or drain, so a report says which state it was made under. */
+  let version = 0;
+  const totals = (): StatsReport => sumReports([...reports.values()].map((r) => r.report));
+  const inFlight = (name: string): number => {
+    for (const worker of workers) {
+      if (!worker.isConnected()) continue;
+      const last = reports.get(worker);
+      if (last === undefined || last.applied < version) return Infinity;
+    }
+    return totals().upstreams.find(([upstream]) => upstream === name)?.[1].active ?? 0;
+  };
   const sendTotals = setInterval(() => {
     if (reports.size === 0) return;
     const message: ToWorker = { sm: 'proxy-totals', report: totals() };
@@ -78,8 +96,10 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<ProxyW
   const snapshot = (): ToWorker => ({
     sm: 'proxy-state',
     snapshot: pool.list.map((u) => [u.name, u.state, u.draining]),
+    version,
   });
   const broadcast = (): void => {
+    version++;
     const message = snapshot();
     for (const worker of workers) if (worker.isConnected()) worker.send(message);
   };
@@ -101,7 +121,7 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<ProxyW
         } else if (message?.sm === 'proxy-observe' && pool.has(message.name)) {
           health.observe(pool.get(message.name), message.outcome);
         } else if (message?.sm === 'proxy-stats') {
-          reports.set(worker, message.report);
+          reports.set(worker, { report: message.report, applied: message.applied });
         } else if (message?.sm === 'proxy-drain' && pool.has(message.name)) {
           pool.setDraining(message.name, message.draining);
         }
@@ -129,6 +149,7 @@ export async function startProxyWorkers(options: WorkersOptions): Promise<ProxyW
     drain: (name) => pool.setDraining(name, true),
     undrain: (name) => pool.setDraining(name, false),
     totals,
+    inFlight,
     async close() {
       closing = true;
       clearInterval(sendTotals);
@@ -166,6 +187,7 @@ export async function runProxyWorker(): Promise<void> {
     : undefined;
   topology?.start();
   let totals: StatsReport | undefined;
+  let applied = -1;
   const proxy = createProxy({
     ...options,
     ...(topology ? { topology } : {}),
@@ -176,7 +198,8 @@ export async function runProxyWorker(): Promise<void> {
     },
   });
   setInterval(
-    () => send({ sm: 'proxy-stats', report: statsReport(proxy.pool.list, proxy.counters) }),
+    () =>
+      send({ sm: 'proxy-stats', report: statsReport(proxy.pool.list, proxy.counters), applied }),
     STATS_INTERVAL_MS,
   ).unref();
   process.on('message', (message: ToWorker) => {
@@ -190,6 +213,7 @@ export async function runProxyWorker(): Promise<void> {
       proxy.pool.setState(name, state);
       proxy.pool.setDraining(name, draining);
     }
+    applied = message.version;
   });
   process.on('disconnect', () => process.exit(0));
   const { port } = await proxy.listen(options.port, options.host ?? '127.0.0.1');

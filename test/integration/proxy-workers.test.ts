@@ -6,6 +6,7 @@ import {
   spawnUpstream,
   type ChildUpstream,
 } from '../helpers/proxy-process.js';
+import { startProxyWorkers } from '../../src/proxy/workers.js';
 
 const children: ChildUpstream[] = [];
 after(() => {
@@ -102,4 +103,30 @@ test('the admin API and metrics of any worker show the counters summed over ever
       `sessionmesh_proxy_upstream_requests_total\\{upstream="ws",source="balancer"\\} ${requests}\\n`,
     ),
   );
+});
+
+test('the primary counts requests in flight to a drained node only from reports made after the drain', async (t) => {
+  const node = await spawnUpstream('wd');
+  children.push(node);
+  // The primary runs in this process: inFlight() is its own method, not on the admin API.
+  const proxy = await startProxyWorkers({
+    workers: 2,
+    port: 0,
+    upstreams: [{ name: node.name, port: node.port }],
+    health: { path: '/health', intervalMs: 100, timeoutMs: 200, fall: 1, rise: 1 },
+  });
+  t.after(() => proxy.close());
+  assert.ok(
+    await until(async () => proxy.inFlight('wd') === 0, 3000),
+    'both workers report, and nothing is in flight',
+  );
+  proxy.drain('wd');
+  // The reports at hand were made before the workers applied the drain: they prove nothing.
+  assert.equal(proxy.inFlight('wd'), Infinity);
+  const started = Date.now();
+  assert.ok(
+    await until(async () => proxy.inFlight('wd') === 0, 3000),
+    'a report from each worker made after the drain',
+  );
+  t.diagnostic(`fresh reports from both workers ${Date.now() - started} ms after the drain`);
 });
