@@ -4,37 +4,39 @@
 
 import { randomBytes } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
-import type { RedisClientType, RedisClusterType, RedisSentinelType } from 'redis';
+import { REDIS_MASTERS_REFRESH_MS, STORE_TOMBSTONE_MIN_MS } from '../defaults.js';
 import {
-  REDIS_EXPIRED_GRACE_MS,
-  REDIS_MASTERS_REFRESH_MS,
-  REDIS_NEAR_CACHE_MAX_ENTRIES,
-  REDIS_PREFIX,
-  STORE_OPERATION_TIMEOUT_MS,
-  STORE_TOMBSTONE_MIN_MS,
-} from '../defaults.js';
-import {
-  InvalidOptionError,
   InvalidSessionIdError,
   StoreClosedError,
   StoreDurabilityError,
   StoreUnavailableError,
 } from '../errors.js';
-import { isAlive, type LiveRecord, type SessionRecord } from '../session/record.js';
+import {
+  expiresAt,
+  isAlive,
+  isComplete,
+  type LiveRecord,
+  type SessionRecord,
+} from '../session/record.js';
 import { BaseStore } from './base-store.js';
 import { MergeCoalescer } from './merge-coalescer.js';
-import { deltaArguments, decodeHash, decodePrincipal, hashEntries } from './redis/codec.js';
+import {
+  deltaArguments,
+  decodeHash,
+  decodeMetadata,
+  decodePrincipal,
+  hashEntries,
+  METADATA_FIELDS,
+} from './redis/codec.js';
 import {
   createConnection,
-  isCluster,
-  isSentinel,
   isServerError,
   withDeadline,
-  type AnyRedis,
   type Connection,
   type RedisClientLike,
 } from './redis/connection.js';
 import { ExpiryListener } from './redis/expiry-listener.js';
+import { ExpirySweeper } from './redis/expiry-sweeper.js';
 import {
   InvalidationChannel,
   invalidationChannel,
@@ -42,54 +44,14 @@ import {
 } from './redis/invalidation-channel.js';
 import { createKeyLayout, isStorableId, type KeyLayout } from './redis/keys.js';
 import { NearCache } from './redis/near-cache.js';
+import { scanSessionIds } from './redis/session-scan.js';
+import { trackedConnection } from './redis/tracked-connection.js';
 import { CLAIM_EXPIRED, MERGE, type Script } from './redis/scripts.js';
-import { positive } from '../options.js';
+import { redisSettings, type RedisStoreOptions } from './redis/options.js';
+
+export type { RedisStoreOptions } from './redis/options.js';
 
 const listenerError = channel('sessionmesh:redis:listener-error');
-
-export interface RedisStoreOptions {
-  /**
-   * A node-redis client: `createClient()`, `createCluster()` or `createSentinel()`, connected.
-   * The store never closes it.
-   */
-  client:
-    | RedisClientType<any, any, any, any, any>
-    | RedisClusterType<any, any, any, any, any>
-    | RedisSentinelType<any, any, any, any, any>;
-  /** Prefix of every key. Default `sm:`. */
-  prefix?: string;
-  /** An operation, retries included, fails with SM_ERR_STORE_UNAVAILABLE after this long. Default 2000. */
-  timeoutMs?: number;
-  /** Listen for expired events on every master. Default true. */
-  events?: boolean;
-  /** Set notify-keyspace-events when the server lacks it (needs CONFIG SET). Default true. */
-  configureKeyspaceEvents?: boolean;
-  /**
-   * Keep the sessions this node reads and writes (LRU, 10,000 by default), for sticky
-   * deployments: a read of a cached session costs no round trip. Over a standalone client Redis
-   * invalidates it (RESP3 CLIENT TRACKING, one more connection). Over a Cluster or Sentinel
-   * client the stores publish each write on `<prefix>invalidate` (see `publishInvalidations`) and
-   * this node subscribes on one connection (on one master; over Sentinel it follows the master).
-   * Either way a write from another node is seen within the delivery time of the invalidation
-   * (typically under a millisecond on a LAN), and the cache is emptied, and keeps nothing, from
-   * any loss of that connection until it listens again. Default off.
-   */
-  nearCache?: boolean | { maxEntries?: number };
-  /**
-   * Publish an invalidation (`PUBLISH <prefix>invalidate "<origin> <id>"`, in the merge script)
-   * on every write of a session, for the near caches of other app nodes. Every store writing to
-   * a deployment where some node has a near cache must publish, near cache or not. Default: true
-   * over a Cluster or Sentinel client, false over a standalone one (whose near caches need none).
-   * Cost: one PUBLISH per write; on Redis Cluster each message also crosses the cluster bus to
-   * every node. Turn it off where no node uses a near cache; false together with `nearCache`
-   * over a Cluster or Sentinel client is refused (SM_ERR_OPTION_INVALID).
-   */
-  publishInvalidations?: boolean;
-  /** Acknowledge a commit only once `replicas` replicas have it (WAIT), or fail after `timeoutMs`. */
-  durability?: { replicas: number; timeoutMs: number };
-  /** How long a dead session's hash outlives its deadline for the expired event. Default 60 s. */
-  expiredGraceMs?: number;
-}
 
 export class RedisStore extends BaseStore {
   readonly #connection: Connection;
@@ -98,6 +60,7 @@ export class RedisStore extends BaseStore {
   readonly #graceMs: number;
   readonly #durability: { replicas: number; timeoutMs: number } | undefined;
   readonly #listener: ExpiryListener | undefined;
+  readonly #sweeper: ExpirySweeper | undefined;
   readonly #nearCache: NearCache | undefined;
   readonly #tracked: RedisClientLike | undefined;
   readonly #invalidations: InvalidationChannel | undefined;
@@ -120,53 +83,17 @@ export class RedisStore extends BaseStore {
    */
   constructor(options: RedisStoreOptions) {
     super();
-    const client = options?.client as AnyRedis | undefined;
-    if (!client || typeof (client as { sendCommand?: unknown }).sendCommand !== 'function') {
-      throw new InvalidOptionError('client', 'a node-redis client, cluster or sentinel', client);
-    }
-    const prefix = options.prefix ?? REDIS_PREFIX;
-    if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
-      throw new InvalidOptionError('prefix', 'a string without braces', prefix);
-    }
-    this.#timeoutMs = positive('timeoutMs', options.timeoutMs ?? STORE_OPERATION_TIMEOUT_MS);
-    this.#graceMs = positive('expiredGraceMs', options.expiredGraceMs ?? REDIS_EXPIRED_GRACE_MS);
-    if (options.durability !== undefined) {
-      const { replicas, timeoutMs } = options.durability;
-      if (!Number.isInteger(replicas) || replicas < 1 || !(timeoutMs > 0)) {
-        throw new InvalidOptionError(
-          'durability',
-          '{ replicas: integer >= 1, timeoutMs > 0 }',
-          options.durability,
-        );
-      }
-      this.#durability = { replicas, timeoutMs };
-    }
-    this.#keys = createKeyLayout(prefix);
+    const settings = redisSettings(options);
+    const { client, viaPubSub } = settings;
+    this.#timeoutMs = settings.timeoutMs;
+    this.#graceMs = settings.graceMs;
+    this.#durability = settings.durability;
+    this.#keys = createKeyLayout(settings.prefix);
+    this.#publishOn = settings.publish ? invalidationChannel(settings.prefix) : '';
     let connection = createConnection(client);
-    // Tracking is per connection and per node, and a sentinel client neither takes RESP3 on
-    // duplicate() nor emits invalidations (a near cache over it served stale sessions, found
-    // against a real Sentinel): over both, the near cache listens to published invalidations.
-    const viaPubSub = isCluster(client) || isSentinel(client);
-    const publish = options.publishInvalidations ?? viaPubSub;
-    if (typeof publish !== 'boolean')
-      throw new InvalidOptionError('publishInvalidations', 'a boolean', publish);
-    const near = options.nearCache;
-    if (near && viaPubSub && !publish) {
-      throw new InvalidOptionError(
-        'publishInvalidations',
-        'true (or unset) with nearCache over a Cluster or Sentinel client',
-        publish,
-      );
-    }
-    this.#publishOn = publish ? invalidationChannel(prefix) : '';
-    if (near) {
-      const maxEntries =
-        (typeof near === 'object' && near.maxEntries) || REDIS_NEAR_CACHE_MAX_ENTRIES;
-      if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-        throw new InvalidOptionError('nearCache.maxEntries', 'an integer >= 1', maxEntries);
-      }
+    if (settings.nearCacheEntries !== undefined) {
       // Over pub/sub it keeps nothing until the channel has heard its first probe.
-      this.#nearCache = new NearCache(maxEntries, !viaPubSub);
+      this.#nearCache = new NearCache(settings.nearCacheEntries, !viaPubSub);
       if (viaPubSub) {
         this.#invalidations = new InvalidationChannel({
           connection,
@@ -177,19 +104,30 @@ export class RedisStore extends BaseStore {
           reopenMs: REDIS_MASTERS_REFRESH_MS,
         });
       } else {
-        this.#tracked = this.#trackedConnection(client as RedisClientLike, this.#nearCache);
+        this.#tracked = trackedConnection(client as RedisClientLike, this.#keys, this.#nearCache);
         connection = createConnection(this.#tracked);
       }
     }
     this.#connection = connection;
-    if (options.events !== false) {
-      this.#listener = new ExpiryListener({
+    if (settings.events) {
+      const listener = new ExpiryListener({
         connection: createConnection(client),
         keys: this.#keys,
         timeoutMs: this.#timeoutMs,
         refreshMs: REDIS_MASTERS_REFRESH_MS,
-        configure: options.configureKeyspaceEvents !== false,
+        configure: settings.configureKeyspaceEvents,
         onExpiredMarker: (id) => void this.#expired(id),
+      });
+      this.#listener = listener;
+      this.#sweeper = new ExpirySweeper({
+        connection,
+        keys: this.#keys,
+        intervalMs: settings.sweepMs,
+        timeoutMs: this.#timeoutMs,
+        origin: this.#origin,
+        masters: () => listener.unavailableOn,
+        expiredAmong: (ids) => this.#expiredAmong(ids),
+        expire: (id) => this.#expired(id),
       });
     }
     this.ready = this.#start();
@@ -211,24 +149,7 @@ export class RedisStore extends BaseStore {
     if (this.#tracked)
       await withDeadline('connecting', this.#timeoutMs, () => this.#tracked!.connect());
     await Promise.all([this.#invalidations?.start(), this.#listener?.start()]);
-  }
-
-  #trackedConnection(client: RedisClientLike, cache: NearCache): RedisClientLike {
-    const tracked = client.duplicate({ RESP: 3, emitInvalidate: true, clientSideCache: undefined });
-    tracked.on('invalidate', (key: unknown) => {
-      if (key === null) return cache.clear();
-      const id = this.#keys.idOfSession(String(key));
-      if (id !== undefined) cache.invalidate(id);
-    });
-    // Invalidations sent while disconnected are lost, and tracking restarts empty.
-    tracked.on('error', () => cache.clear());
-    tracked.on('ready', () => {
-      cache.clear();
-      // node-redis turns tracking on; NOLOOP spares this connection the invalidations of its
-      // own writes (their result comes back from the merge script instead).
-      tracked.sendCommand(['CLIENT', 'TRACKING', 'ON', 'NOLOOP']).catch(() => cache.clear());
-    });
-    return tracked;
+    this.#sweeper?.start();
   }
 
   protected async readRecord(id: string): Promise<LiveRecord | undefined> {
@@ -296,28 +217,13 @@ export class RedisStore extends BaseStore {
     const masters = await this.#run('listing masters', () => this.#connection.masters());
     const found = new Set<string>();
     await Promise.all(
-      masters.map(async (master) => {
-        let cursor = '0';
-        do {
-          const reply = (await this.#run('SCAN', () =>
-            master.send([
-              'SCAN',
-              cursor,
-              'MATCH',
-              this.#keys.sessionPattern,
-              'COUNT',
-              '1000',
-              'TYPE',
-              'hash',
-            ]),
-          )) as [string, string[]];
-          cursor = String(reply[0]);
-          for (const key of reply[1]) {
-            const id = this.#keys.idOfSession(String(key));
-            if (id !== undefined) found.add(id);
-          }
-        } while (cursor !== '0');
-      }),
+      masters.map((master) =>
+        scanSessionIds(
+          this.#keys,
+          (args) => this.#run('SCAN', () => master.send(args)),
+          (ids) => ids.forEach((id) => found.add(id)),
+        ),
+      ),
     );
     return this.#alive([...found]);
   }
@@ -339,7 +245,11 @@ export class RedisStore extends BaseStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([this.#listener?.close(), this.#invalidations?.close()]);
+    await Promise.all([
+      this.#sweeper?.close(),
+      this.#listener?.close(),
+      this.#invalidations?.close(),
+    ]);
     if (this.#tracked) {
       try {
         this.#tracked.destroy?.();
@@ -352,24 +262,35 @@ export class RedisStore extends BaseStore {
   /** The ids among `ids` whose sessions are alive (and belong to `principal`, when given). */
   async #alive(ids: string[], principal?: string): Promise<string[]> {
     const now = Date.now();
-    const fields = ['m:c', 'm:a', 'm:i', 'm:x', 'm:d', 'm:p'];
+    const records = await this.#metadata(ids);
+    return ids.filter((_, i) => {
+      const record = records[i]!;
+      if (!isAlive(record, now)) return false;
+      return principal === undefined || record.principal?.v === principal;
+    });
+  }
+
+  /** The ids among `ids` whose sessions are dead by their deadline (expired, not destroyed). */
+  async #expiredAmong(ids: string[]): Promise<string[]> {
+    const now = Date.now();
+    const records = await this.#metadata(ids);
+    return ids.filter((_, i) => {
+      const record = records[i]!;
+      return record.destroyed === undefined && isComplete(record) && expiresAt(record) <= now;
+    });
+  }
+
+  /** The sessions' records without their attributes, one HMGET each ({} for a gone one). */
+  async #metadata(ids: string[]): Promise<SessionRecord[]> {
     const replies = await Promise.all(
       ids.map((id) => {
         const key = this.#keys.session(id);
         return this.#run('HMGET', () =>
-          this.#connection.send(key, true, ['HMGET', key, ...fields]),
+          this.#connection.send(key, true, ['HMGET', key, ...METADATA_FIELDS]),
         );
       }),
     );
-    return ids.filter((_, i) => {
-      const values = replies[i] as (string | null)[];
-      const entries = fields.flatMap((f, k): [string, string][] =>
-        values[k] == null ? [] : [[f, String(values[k])]],
-      );
-      const record = decodeHash(entries);
-      if (!isAlive(record, now)) return false;
-      return principal === undefined || record.principal?.v === principal;
-    });
+    return replies.map(decodeMetadata);
   }
 
   async #reindex(id: string, before: string | null, after: string | null): Promise<void> {

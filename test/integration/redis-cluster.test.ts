@@ -99,6 +99,47 @@ describe('RedisStore on Redis Cluster', () => {
     await a.close();
     await b.close();
   });
+
+  it('sweeps every master for expired sessions where keyspace notifications are off', async () => {
+    // As on a managed Redis that forbids CONFIG: no notifications, and the stores may not set them.
+    const setNotifications = (flags: string) => {
+      for (const node of cluster.nodes)
+        redisCli(node.port, 'config', 'set', 'notify-keyspace-events', flags);
+    };
+    setNotifications('');
+    const options = {
+      prefix: 'sweep:',
+      configureKeyspaceEvents: false,
+      expiredGraceMs: 3_000,
+      sweepIntervalMs: 100,
+    };
+    const a = await createRedisStore({ client: await connect(), ...options });
+    const b = await createRedisStore({ client: await connect(), ...options });
+    try {
+      assert.equal(a.eventsUnavailableOn.length, 3, 'no master gives expired events');
+      // Three sessions on each master.
+      const perMaster = new Map<string, number>();
+      const ids: string[] = [];
+      while (ids.length < 9) {
+        const id = newId();
+        const master = masterOf(`sweep:{${id}}`);
+        if ((perMaster.get(master) ?? 0) === 3) continue;
+        perMaster.set(master, (perMaster.get(master) ?? 0) + 1);
+        ids.push(id);
+      }
+      const heard: string[] = [];
+      for (const store of [a, b]) store.on('expired', (id) => ids.includes(id) && heard.push(id));
+      for (const id of ids) await a.merge(id, freshRecord({ a: 1 }, 200));
+      for (let i = 0; i < 100 && heard.length < ids.length; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual([...heard].sort(), [...ids].sort(), 'each one once, over both nodes');
+    } finally {
+      await a.close();
+      await b.close();
+      setNotifications('Ex');
+    }
+  });
 });
 
 describe(

@@ -201,22 +201,57 @@ describe('RedisStore on a standalone server', () => {
     await b.close();
   });
 
-  it('says which masters give no expired events when CONFIG is forbidden', async () => {
+  it('fires expired events by sweeping when CONFIG is forbidden: once over two app nodes', async () => {
     const own = await startRedis(['--rename-command', 'CONFIG', '']);
-    const c = createClient({ url: own.url });
-    c.on('error', () => {});
-    await c.connect();
+    const connected: Client[] = [];
+    const open = async (options: { sweepIntervalMs?: number }) => {
+      const c = createClient({ url: own.url });
+      c.on('error', () => {});
+      connected.push((await c.connect()) as Client);
+      return createRedisStore({ client: c, expiredGraceMs: 3_000, ...options });
+    };
+    const stores: RedisStore[] = [];
     try {
-      const store = await createRedisStore({ client: c });
-      assert.deepEqual(store.eventsUnavailableOn, ['standalone']);
-      const id = newId();
-      await store.merge(id, freshRecord({ a: 1 }));
-      assert.ok(await store.get(id));
-      await store.close();
+      const a = await open({ sweepIntervalMs: 100 });
+      const b = await open({ sweepIntervalMs: 100 });
+      stores.push(a, b);
+      assert.deepEqual(a.eventsUnavailableOn, ['standalone']);
+      const dying = newId();
+      const living = newId();
+      const events: string[] = [];
+      for (const [name, store] of [
+        ['a', a],
+        ['b', b],
+      ] as const)
+        store.on('expired', (id) => events.push(`${name}:${id === dying ? 'dying' : id}`));
+      await a.merge(dying, {
+        ...freshRecord({ n: 1 }, 300),
+        principal: { v: 'alice', t: clock.tick() },
+      });
+      await a.merge(living, freshRecord({ n: 2 }));
+      assert.deepEqual(await a.idsOfPrincipal('alice'), [dying]);
+      for (let i = 0; i < 100 && events.length === 0; i++)
+        await new Promise((r) => setTimeout(r, 30));
+      // A few more sweeps by both nodes: the event must not come again.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(events.length, 1, `one event over both nodes: ${events.join(', ')}`);
+      assert.match(events[0]!, /^[ab]:dying$/);
+      // The node that fired it cleaned the principal's index, as the listener path does.
+      assert.equal(redisCli(own.port, 'smembers', 'sm:p:{alice}').trim(), '');
+      assert.ok(await a.get(living), 'a live session is left alone');
     } finally {
-      c.destroy();
+      for (const store of stores) await store.close();
+      for (const c of connected) c.destroy();
       await stopRedis(own);
     }
+  });
+
+  it('refuses a sweep interval that a dead hash would not outlive', async () => {
+    await assert.rejects(
+      async () =>
+        createRedisStore({ client: await client(), expiredGraceMs: 1_000, sweepIntervalMs: 1_000 }),
+      /sweepIntervalMs/,
+    );
   });
 });
 

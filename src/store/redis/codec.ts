@@ -90,3 +90,16 @@ function entry(value: string): AttributeEntry {
   const at = value.indexOf(SEP);
   return at < 0 ? { t: value } : { t: value.slice(0, at), j: value.slice(at + 1) };
 }
+
+/** The hash fields of a session's metadata: all but its attributes. */
+export const METADATA_FIELDS = ['m:c', 'm:a', 'm:i', 'm:x', 'm:d', 'm:p'] as const;
+
+/** The record of an HMGET of METADATA_FIELDS (no attributes; {} for a gone session). */
+export function decodeMetadata(reply: unknown): SessionRecord {
+  const values = reply as (string | null)[];
+  return decodeHash(
+    METADATA_FIELDS.flatMap((field, k): [string, string][] =>
+      values[k] == null ? [] : [[field, String(values[k])]],
+    ),
+  );
+}

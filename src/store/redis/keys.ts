@@ -11,6 +11,8 @@ export interface KeyLayout {
   claim(id: string): string;
   /** The set of session ids of a principal. */
   principal(principal: string): string;
+  /** Held by the app node that sweeps a master for expired sessions (expiry-sweeper.ts). */
+  sweepLock(masterAddress: string): string;
   /** SCAN pattern that matches the session hashes only. */
   readonly sessionPattern: string;
   /** The id of a marker key, or undefined for any other key. */
@@ -26,6 +28,7 @@ export function createKeyLayout(prefix: string): KeyLayout {
     marker: (id) => `${prefix}{${id}}:x`,
     claim: (id) => `${prefix}{${id}}:e`,
     principal: (p) => `${prefix}p:{${p}}`,
+    sweepLock: (address) => `${prefix}sweep:{${address}}`,
     sessionPattern: `${escaped}{*}`,
     idOfMarker(key) {
       if (!key.startsWith(`${prefix}{`) || !key.endsWith('}:x')) return undefined;
