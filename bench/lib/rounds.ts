@@ -23,6 +23,15 @@ export async function measureInRounds(
   start: (() => Promise<Contender>)[],
   options: { durationS?: number; repeats?: number } = {},
 ): Promise<Map<string, LoadResult>> {
+  const runs = await runRounds(start, options);
+  return new Map([...runs].map(([name, results]) => [name, median(results)]));
+}
+
+/** measureInRounds() without the medians: each contender's runs, one per round, in order. */
+export async function runRounds(
+  start: (() => Promise<Contender>)[],
+  options: { durationS?: number; repeats?: number } = {},
+): Promise<Map<string, LoadResult[]>> {
   const contenders: Contender[] = [];
   try {
     for (const begin of start) {
@@ -35,10 +44,28 @@ export async function measureInRounds(
         runs.get(contender.name)!.push(await contender.run(options.durationS ?? 4));
       }
     }
-    return new Map([...runs].map(([name, results]) => [name, median(results)]));
+    return runs;
   } finally {
     for (const contender of contenders) await contender.stop();
   }
+}
+
+/**
+ * The median over rounds of `a`'s req/s over `b`'s in the same round. Two servers measured
+ * seconds apart share the machine's speed of that moment, so this ratio moves less from run to
+ * run than the ratio of the two medians, which may come from different rounds.
+ */
+export function pairedRatio(
+  a: readonly LoadResult[],
+  b: readonly LoadResult[],
+): { median: number; min: number; max: number } {
+  const ratios = a.map((run, i) => run.reqPerSec / b[i]!.reqPerSec).sort((x, y) => x - y);
+  const mid = ratios.length >> 1;
+  return {
+    median: ratios.length % 2 === 1 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2,
+    min: ratios[0]!,
+    max: ratios[ratios.length - 1]!,
+  };
 }
 
 /** The table row of a measured server; wrk's errors, when it saw any, replace the note. */
