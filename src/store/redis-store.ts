@@ -54,7 +54,13 @@ export type { RedisStoreOptions } from './redis/options.js';
 const listenerError = channel('sessionmesh:redis:listener-error');
 
 export class RedisStore extends BaseStore {
+  /** Loads and merges: over a standalone client with a near cache, the tracked connection. */
   readonly #connection: Connection;
+  /**
+   * Everything else (listing, the principal index, sweeps): never tracked, or every key a sweep
+   * read would sit in the server's tracking table and send this node invalidations.
+   */
+  readonly #plain: Connection;
   readonly #keys: KeyLayout;
   readonly #timeoutMs: number;
   readonly #graceMs: number;
@@ -90,7 +96,8 @@ export class RedisStore extends BaseStore {
     this.#durability = settings.durability;
     this.#keys = createKeyLayout(settings.prefix);
     this.#publishOn = settings.publish ? invalidationChannel(settings.prefix) : '';
-    let connection = createConnection(client);
+    this.#plain = createConnection(client);
+    let connection = this.#plain;
     if (settings.nearCacheEntries !== undefined) {
       // Over pub/sub it keeps nothing until the channel has heard its first probe.
       this.#nearCache = new NearCache(settings.nearCacheEntries, !viaPubSub);
@@ -111,7 +118,7 @@ export class RedisStore extends BaseStore {
     this.#connection = connection;
     if (settings.events) {
       const listener = new ExpiryListener({
-        connection: createConnection(client),
+        connection: this.#plain,
         keys: this.#keys,
         timeoutMs: this.#timeoutMs,
         refreshMs: REDIS_MASTERS_REFRESH_MS,
@@ -120,7 +127,7 @@ export class RedisStore extends BaseStore {
       });
       this.#listener = listener;
       this.#sweeper = new ExpirySweeper({
-        connection,
+        connection: this.#plain,
         keys: this.#keys,
         intervalMs: settings.sweepMs,
         timeoutMs: this.#timeoutMs,
@@ -214,7 +221,7 @@ export class RedisStore extends BaseStore {
 
   protected async listIds(): Promise<string[]> {
     this.#check();
-    const masters = await this.#run('listing masters', () => this.#connection.masters());
+    const masters = await this.#run('listing masters', () => this.#plain.masters());
     const found = new Set<string>();
     await Promise.all(
       masters.map((master) =>
@@ -232,13 +239,13 @@ export class RedisStore extends BaseStore {
     this.#check();
     const key = this.#keys.principal(principal);
     const members = (await this.#run('SMEMBERS', () =>
-      this.#connection.send(key, true, ['SMEMBERS', key]),
+      this.#plain.send(key, true, ['SMEMBERS', key]),
     )) as string[] | Set<string>;
     const ids = [...members].map(String);
     const alive = await this.#alive(ids, principal);
     const stale = ids.filter((id) => !alive.includes(id));
     if (stale.length > 0)
-      await this.#run('SREM', () => this.#connection.send(key, false, ['SREM', key, ...stale]));
+      await this.#run('SREM', () => this.#plain.send(key, false, ['SREM', key, ...stale]));
     return alive;
   }
 
@@ -286,7 +293,7 @@ export class RedisStore extends BaseStore {
       ids.map((id) => {
         const key = this.#keys.session(id);
         return this.#run('HMGET', () =>
-          this.#connection.send(key, true, ['HMGET', key, ...METADATA_FIELDS]),
+          this.#plain.send(key, true, ['HMGET', key, ...METADATA_FIELDS]),
         );
       }),
     );
@@ -297,11 +304,11 @@ export class RedisStore extends BaseStore {
     const work: Promise<unknown>[] = [];
     if (before !== null) {
       const key = this.#keys.principal(before);
-      work.push(this.#run('SREM', () => this.#connection.send(key, false, ['SREM', key, id])));
+      work.push(this.#run('SREM', () => this.#plain.send(key, false, ['SREM', key, id])));
     }
     if (after !== null) {
       const key = this.#keys.principal(after);
-      work.push(this.#run('SADD', () => this.#connection.send(key, false, ['SADD', key, id])));
+      work.push(this.#run('SADD', () => this.#plain.send(key, false, ['SADD', key, id])));
     }
     await Promise.all(work);
   }

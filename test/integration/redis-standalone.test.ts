@@ -121,6 +121,28 @@ describe('RedisStore on a standalone server', () => {
     await store.close();
   });
 
+  it('lists sessions without making the server track every key for the near cache', async () => {
+    const writer = await createRedisStore({ client: await client(), prefix: 'untracked:' });
+    const near = await createRedisStore({
+      client: await client(),
+      prefix: 'untracked:',
+      nearCache: true,
+      events: false,
+    });
+    const ids = Array.from({ length: 50 }, newId);
+    for (const id of ids) await writer.merge(id, freshRecord({ id }));
+    const tracked = () =>
+      Number(/tracking_total_keys:(\d+)/.exec(redisCli(server.port, 'info', 'stats'))![1]);
+    const before = tracked();
+    assert.deepEqual((await near.ids()).sort(), [...ids].sort());
+    // Only loads are tracked (they fill the cache); a listing read every hash's metadata.
+    assert.ok(tracked() - before < ids.length, `tracked keys grew by ${tracked() - before}`);
+    await near.get(ids[0]!);
+    assert.equal(tracked() - before, 1, 'a load is tracked');
+    await writer.close();
+    await near.close();
+  });
+
   it('refuses ids that would break the hash tag, and answers no session for them', async () => {
     const store = await createRedisStore({ client: await client(), events: false });
     await assert.rejects(store.merge('a}b', freshRecord()), { code: 'SM_ERR_STORE_ID_INVALID' });
