@@ -51,7 +51,7 @@ export class ExpirySweeper {
     this.#timer.unref();
   }
 
-  /** Sweeps every master without expired events whose lock this node takes; returns the ids found dead. */
+  /** Sweeps each master without expired events whose lock this node takes; returns how many dead sessions it found. */
   async sweep(): Promise<number> {
     const wanted = this.#options.masters();
     if (wanted.size === 0) return 0;
