@@ -14,6 +14,7 @@ import {
 } from './request-session.js';
 import type { Session } from '../session/session.js';
 import { SessionHttp, type Closing, type Opened } from './session-http.js';
+import { whenClosed } from './hold-headers.js';
 
 export type { SessionOptions, Logger } from './options.js';
 export type { RequestSession, SessionCookie } from './request-session.js';
@@ -93,7 +94,7 @@ function start(
     data,
     new FastifyRequestState(http, session, request, hadToken),
   );
-  if (release) reply.raw.once('close', release);
+  if (release) whenClosed(reply.raw, release);
 }
 
 function finish(

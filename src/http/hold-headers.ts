@@ -191,3 +191,13 @@ export function appendSetCookie(res: ServerResponse, value: string): void {
       Array.isArray(existing) ? [...existing, value] : [String(existing), value],
     );
 }
+
+/**
+ * Calls `fn` once the response is over: at its 'close' event, or at once when it already
+ * closed (a client that went away while its request waited for a session lock: the event
+ * fired before anyone listened, and a lock released only by it would never be).
+ */
+export function whenClosed(res: ServerResponse, fn: () => void): void {
+  if (res.closed) fn();
+  else res.once('close', fn);
+}

@@ -9,6 +9,7 @@ import {
   appendSetCookie,
   holdHeaders,
   pinHold,
+  whenClosed,
   type HeaderHook,
 } from './hold-headers.js';
 import type { SessionOptions } from './options.js';
@@ -79,7 +80,7 @@ function start(
     req.sessionID = session.id;
     req.sessionStore = http.store;
   }
-  if (release) res.once('close', release);
+  if (release) whenClosed(res, release);
   holdHeaders(res, state, requestSession);
   // The app may delete req.session, and this hook must still destroy the stored session.
   if (http.unset === 'destroy') pinHold(requestSession);

@@ -253,6 +253,43 @@ describe('sessionmesh/express keeps its promises under load and races', () => {
     }
   });
 
+  it("lock: 'node' hands the lock on when a waiting request's client went away", async () => {
+    const app = express5();
+    app.use(session({ secret: SECRET, lock: 'node' }));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    app.get('/slow', async (req, res) => {
+      await gate;
+      req.session.n = ((req.session.n as number) ?? 0) + 1;
+      res.end(String(req.session.n));
+    });
+    app.get('/inc', (req, res) => {
+      req.session.n = ((req.session.n as number) ?? 0) + 1;
+      res.end(String(req.session.n));
+    });
+    const { base, close } = await listen(createServer(app));
+    try {
+      const first = await fetch(`${base}/inc`);
+      const cookie = first.headers.getSetCookie()[0]!.split(';')[0]!;
+      const headers = { cookie };
+      const holder = fetch(`${base}/slow`, { headers }).then((r) => r.text());
+      await new Promise((r) => setTimeout(r, 50));
+      // Queued behind the holder; its client gives up before the lock comes to it.
+      const gone = new AbortController();
+      const waiter = fetch(`${base}/inc`, { headers, signal: gone.signal }).catch(() => 'aborted');
+      await new Promise((r) => setTimeout(r, 50));
+      gone.abort();
+      assert.equal(await waiter, 'aborted');
+      await new Promise((r) => setTimeout(r, 50));
+      open();
+      assert.equal(await holder, '2');
+      const next = await fetch(`${base}/inc`, { headers, signal: AbortSignal.timeout(3000) });
+      assert.equal(next.status, 200, 'the lock was not left with the request that went away');
+    } finally {
+      await close();
+    }
+  });
+
   it('carries the token in a header for API clients when `header` is set', async () => {
     const app = express5();
     app.use(session({ secret: SECRET, header: 'X-Session-Id' }));
