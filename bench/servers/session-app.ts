@@ -15,11 +15,16 @@ function ready(port: number): void {
   console.log(`listening ${port}`);
 }
 
+/** "(batched)": no session, but the response waits for the end of the turn, as sessionmesh's writes do. */
+const batched = variant?.endsWith('(batched)') ?? false;
+const { endOfTurn } = await import('../../dist/http/end-of-turn.js');
+
 async function expressApp(middleware: unknown): Promise<void> {
   const express = require('express');
   const app = express();
   if (middleware) app.use(middleware);
   app.get('/', (req: { session?: Record<string, unknown> }, res: { end(body: string): void }) => {
+    if (batched) return void endOfTurn().then(() => res.end('ok'));
     if (!req.session) return res.end('ok');
     const n = ((req.session.n as number) ?? 0) + 1;
     req.session.n = n;
@@ -33,6 +38,7 @@ async function fastifyApp(register?: (app: any) => Promise<void>): Promise<void>
   const app = Fastify();
   if (register) await register(app);
   app.get('/', async (request: any) => {
+    if (batched) await endOfTurn();
     if (!request.session) return 'ok';
     const n = ((request.session.get('n') as number) ?? 0) + 1;
     request.session.set('n', n);
@@ -48,6 +54,7 @@ const variants: Record<string, () => Promise<void>> = {
     server.listen(0, '127.0.0.1', () => ready((server.address() as AddressInfo).port));
   },
   express: () => expressApp(undefined),
+  'express (batched)': () => expressApp(undefined),
   'express + express-session': () => {
     const session = require('express-session');
     return expressApp(
@@ -68,6 +75,7 @@ const variants: Record<string, () => Promise<void>> = {
     return expressApp(session({ secret: SECRET, lock: 'node' }));
   },
   fastify: () => fastifyApp(),
+  'fastify (batched)': () => fastifyApp(),
   'fastify + @fastify/session': () =>
     fastifyApp(async (app) => {
       await app.register(require('@fastify/cookie'));

@@ -16,6 +16,7 @@ import type { SessionRef } from '../session/id.js';
 import type { SessionRecord } from '../session/record.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { SessionStore } from '../store/store.js';
+import { endOfTurn } from './end-of-turn.js';
 import { stderrLogger, type Logger, type SessionOptions } from './options.js';
 
 /** What the end of a request writes: a delta for the store, then response headers. */
@@ -144,15 +145,16 @@ export class SessionHttp {
   }
 
   /**
-   * Writes a delta made by close(): undefined when it was written synchronously (an
-   * in-process store), else a promise of the acknowledgement.
+   * Writes a delta made by close(); resolves once the response may carry its acknowledgement.
+   * An in-process store writes at once, and the response waits for the end of the event-loop
+   * turn (end-of-turn.ts); a remote store resolves when it acknowledged.
    */
-  commit(session: Session, delta: SessionRecord): Promise<void> | undefined {
+  commit(session: Session, delta: SessionRecord): Promise<void> {
     const { store } = this;
     if (store.mergeSync) {
       store.mergeSync(session.id, delta);
       this.manager.applied(session, delta);
-      return undefined;
+      return endOfTurn();
     }
     return this.manager.apply(session, delta);
   }
