@@ -3,7 +3,6 @@
 // with the near cache. Keys, events and the near cache each live in src/store/redis/.
 
 import { randomBytes } from 'node:crypto';
-import { channel } from 'node:diagnostics_channel';
 import { REDIS_MASTERS_REFRESH_MS, STORE_TOMBSTONE_MIN_MS } from '../defaults.js';
 import {
   InvalidSessionIdError,
@@ -35,7 +34,7 @@ import {
   type Connection,
   type RedisClientLike,
 } from './redis/connection.js';
-import { ExpiryListener } from './redis/expiry-listener.js';
+import { ExpiryListener, listenerError } from './redis/expiry-listener.js';
 import { ExpirySweeper } from './redis/expiry-sweeper.js';
 import {
   InvalidationChannel,
@@ -50,8 +49,6 @@ import { CLAIM_EXPIRED, MERGE, type Script } from './redis/scripts.js';
 import { redisSettings, type RedisStoreOptions } from './redis/options.js';
 
 export type { RedisStoreOptions } from './redis/options.js';
-
-const listenerError = channel('sessionmesh:redis:listener-error');
 
 export class RedisStore extends BaseStore {
   /** Loads and merges: over a standalone client with a near cache, the tracked connection. */

@@ -15,6 +15,8 @@ const PATTERN = '__keyevent@*__:expired';
 /** Tries at configuring a master that does not answer, refreshMs apart (2 s: 20 s in all). */
 const CONFIGURE_ATTEMPTS = 10;
 const unavailable = channel('sessionmesh:redis:events-unavailable');
+/** An expired event (or a sweep for them) that failed: `{ id, error }` or `{ sweep: true, error }`. */
+export const listenerError = channel('sessionmesh:redis:listener-error');
 
 export interface ExpiryListenerOptions {
   connection: Connection;

@@ -5,12 +5,10 @@
 // sees every dead session once or more. One app node sweeps a master per interval (a lock key,
 // SET NX PX), and the claim script fires each event once however many nodes find it.
 
-import { channel } from 'node:diagnostics_channel';
 import { withDeadline, type Connection, type MasterHandle } from './connection.js';
+import { listenerError } from './expiry-listener.js';
 import type { KeyLayout } from './keys.js';
 import { scanSessionIds } from './session-scan.js';
-
-const sweepError = channel('sessionmesh:redis:listener-error');
 
 export interface ExpirySweeperOptions {
   connection: Connection;
@@ -44,7 +42,7 @@ export class ExpirySweeper {
       if (this.#running || this.#closed) return;
       this.#running = this.sweep()
         .catch((error: unknown) => {
-          if (sweepError.hasSubscribers) sweepError.publish({ sweep: true, error });
+          if (listenerError.hasSubscribers) listenerError.publish({ sweep: true, error });
         })
         .finally(() => (this.#running = undefined));
     }, this.#options.intervalMs);
