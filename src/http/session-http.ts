@@ -13,7 +13,7 @@ import { InvalidOptionError, SessionMeshError, StoreUnavailableError } from '../
 import { SessionManager } from '../session/manager.js';
 import type { Session } from '../session/session.js';
 import type { SessionRef } from '../session/id.js';
-import type { SessionRecord } from '../session/record.js';
+import type { LiveRecord, SessionRecord } from '../session/record.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { SessionStore } from '../store/store.js';
 import { endOfTurn } from './end-of-turn.js';
@@ -132,14 +132,18 @@ export class SessionHttp {
     if (!ref) return this.#fresh(data, req);
     const { store } = this;
     if (!this.lock && store.readSync) {
-      // An in-process store answers at once: no promise, no microtask on the hot path.
-      let session: Session | undefined;
+      // An in-process store, or a near cache that holds the session, answers at once: no
+      // promise, no microtask on the hot path. null: only the server can tell.
+      let record: LiveRecord | undefined | null;
       try {
-        session = this.manager.fromRecord(ref, store.readSync(ref.id), data);
+        record = store.readSync(ref.id);
       } catch (err) {
         return Promise.reject(asUnavailable(err));
       }
-      return session ? { session, release: undefined } : this.#fresh(data, req);
+      if (record !== null) {
+        const session = this.manager.fromRecord(ref, record, data);
+        return session ? { session, release: undefined } : this.#fresh(data, req);
+      }
     }
     return this.#openAsync(ref, data, req);
   }

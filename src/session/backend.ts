@@ -11,11 +11,13 @@ export interface SessionBackend {
   on(event: 'expired', listener: (id: string) => void): unknown;
   off(event: 'expired', listener: (id: string) => void): unknown;
   /**
-   * A store in this process may also answer synchronously; adapters then skip a microtask per
-   * request (MemoryStore does). Same semantics as get() and merge(), except that the record
-   * readSync() returns may be the store's own: read it at once, never modify or keep it.
+   * A store that holds sessions in this process may also answer synchronously; adapters then
+   * skip a microtask per request. Same semantics as get() and merge(), except that the record
+   * readSync() returns may be the store's own (read it at once, never modify or keep it), and
+   * that readSync() answers null when this process cannot tell: a near cache without the
+   * session (RedisStore), where get() must ask the server. MemoryStore never answers null.
    */
-  readSync?(id: string): LiveRecord | undefined;
+  readSync?(id: string): LiveRecord | undefined | null;
   mergeSync?(id: string, delta: SessionRecord): void;
   /** Key affinity: an id this node should create (the cluster draws one whose partition it owns). */
   generateId?(): string;

@@ -156,12 +156,22 @@ export class RedisStore extends BaseStore {
     this.#sweeper?.start();
   }
 
-  protected async readRecord(id: string): Promise<LiveRecord | undefined> {
+  /**
+   * A near-cache hit, at once (see SessionBackend.readSync): the cache's own record, or
+   * undefined when the cached copy is dead; null when only the server can tell.
+   */
+  readSync(id: string): LiveRecord | undefined | null {
     this.#check();
     if (!isStorableId(id)) return undefined;
+    const cached = this.#nearCache?.get(id);
+    if (cached === undefined) return null;
+    return isAlive(cached, Date.now()) ? cached : undefined;
+  }
+
+  protected async readRecord(id: string): Promise<LiveRecord | undefined> {
+    const cached = this.readSync(id);
+    if (cached !== null) return cached && copy(cached);
     const cache = this.#nearCache;
-    const cached = cache?.get(id);
-    if (cached) return isAlive(cached, Date.now()) ? copy(cached) : undefined;
     const epoch = cache?.epoch ?? 0;
     const key = this.#keys.session(id);
     // A read that fills the near cache goes to the master (readonly false): a replica that

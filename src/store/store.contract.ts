@@ -162,6 +162,24 @@ export function runStoreContract(options: StoreContractOptions): void {
       assert.deepEqual(await valuesOf(store, id), { a: 2 });
     });
 
+    it('answers readSync(), where it has one, as get() does, or null when it cannot tell', async () => {
+      if (!store.readSync) return;
+      const readSync = (id: string) => store.readSync!(id);
+      const agrees = async (id: string) => {
+        const now = readSync(id);
+        if (now !== null) assert.deepEqual(now, await store.get(id));
+      };
+      await agrees(newId());
+      const id = newId();
+      await store.merge(id, freshRecord({ a: 1 }));
+      await store.get(id);
+      await agrees(id);
+      await store.merge(id, attrDelta({ a: 2, b: 'x' }));
+      await agrees(id);
+      await store.destroy(id);
+      assert.ok(!readSync(id), 'a destroyed session is not read: undefined, or null');
+    });
+
     it('destroys a session for good: no later or replayed write brings it back', async () => {
       const id = newId();
       const record = freshRecord({ a: 1 });

@@ -34,8 +34,11 @@ export interface SessionStore extends EventEmitter {
   /** Ids of every live session (express-session's all/length/clear use it). */
   ids(): Promise<string[]>;
   close(): Promise<void>;
-  /** Synchronous forms of get() and merge(), for stores in this process (see SessionBackend). */
-  readSync?(id: string): LiveRecord | undefined;
+  /**
+   * Synchronous forms of get() and merge(), for what a store holds in this process; readSync()
+   * answers null when it cannot tell without the server (see SessionBackend).
+   */
+  readSync?(id: string): LiveRecord | undefined | null;
   mergeSync?(id: string, delta: SessionRecord): void;
   /** Key affinity: an id this node should create (the cluster draws one whose partition it owns). */
   generateId?(): string;

@@ -110,6 +110,26 @@ describe('RedisStore on a standalone server', () => {
     await store.close();
   });
 
+  it('answers a near-cached session synchronously, and null once another node wrote it', async () => {
+    const a = await createRedisStore({ client: await client(), nearCache: true, events: false });
+    const b = await createRedisStore({ client: await client(), events: false });
+    const id = newId();
+    assert.equal(a.readSync(id), null, 'not cached: only the server can tell');
+    const first = freshRecord({ n: 1 });
+    clock.observe(first.attrs!.n!.t);
+    await a.merge(id, first);
+    assert.equal(a.readSync(id)!.attrs.n!.j, '1', 'its own write is cached');
+    await b.merge(id, { attrs: { n: { j: '2', t: clock.tick() } } });
+    for (let i = 0; i < 50 && a.readSync(id) !== null; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(a.readSync(id), null, "b's write invalidated a's copy");
+    assert.equal((await a.get(id))!.attrs.n!.j, '2');
+    assert.equal(a.readSync(id)!.attrs.n!.j, '2');
+    const plain = await createRedisStore({ client: await client(), events: false });
+    assert.equal(plain.readSync(id), null, 'without a near cache it never answers');
+    await Promise.all([a.close(), b.close(), plain.close()]);
+  });
+
   it('keeps the near cache within maxEntries', async () => {
     const store = await createRedisStore({
       client: await client(),
