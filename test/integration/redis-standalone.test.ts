@@ -201,6 +201,40 @@ describe('RedisStore on a standalone server', () => {
     await store.close();
   });
 
+  it('queues nothing while disconnected: a write refused during an outage is not applied later', async () => {
+    const own = await startRedis();
+    const c = createClient({ url: own.url });
+    c.on('error', () => {});
+    await c.connect();
+    const store = await createRedisStore({ client: c, events: false, timeoutMs: 300 });
+    try {
+      await own.kill();
+      for (let i = 0; i < 50 && c.isReady; i++) await new Promise((r) => setTimeout(r, 10));
+      const started = Date.now();
+      await assert.rejects(store.merge(newId(), freshRecord({ a: 1 })), {
+        code: 'SM_ERR_STORE_UNAVAILABLE',
+      });
+      assert.ok(Date.now() - started < 1000, 'refused within the deadline');
+      // The server comes back empty (no persistence): a write sent on reconnect would show.
+      await own.restart();
+      for (let i = 0; i < 200 && !c.isReady; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(c.isReady, 'the client reconnected');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(
+        redisCli(own.port, 'dbsize').trim(),
+        '0',
+        'the refused write was not sent later',
+      );
+      const id = newId();
+      await store.merge(id, freshRecord({ a: 2 }));
+      assert.equal((await store.get(id))!.attrs.a!.j, '2');
+    } finally {
+      await store.close();
+      c.destroy();
+      await stopRedis(own);
+    }
+  });
+
   it('sets notify-keyspace-events again after a server restart, and still fires expired events', async () => {
     const own = await startRedis();
     const c = createClient({ url: own.url });
