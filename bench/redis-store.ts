@@ -66,6 +66,9 @@ export async function measure(
 }
 
 const NOTES: Record<string, string> = {
+  'sessionmesh + redis': 'target >= 1.3x connect-redis',
+  'sessionmesh + redis near cache':
+    'target 2x connect-redis; it does what sessionmesh + memory does plus a Redis write, so that row is its ceiling',
   [REFERENCE]: 'reference: no store round trip, not a competitor',
   [CEILING]: 'bare Express, the same route without a session, answering at once',
 };
