@@ -88,4 +88,63 @@ describe('sessionmesh/fastify', () => {
       await slow.close();
     }
   });
+
+  describe("lock: 'node'", () => {
+    let locked: FastifyInstance;
+    let lockedBase: string;
+    let open!: () => void;
+    let gate: Promise<void>;
+    before(async () => {
+      locked = Fastify();
+      await locked.register(sessionmesh, { secret: SECRET, lock: 'node' });
+      const inc = (request: {
+        session: { get<T>(k: string): T | undefined; set(k: string, v: unknown): void };
+      }) => {
+        const n = (request.session.get<number>('n') ?? 0) + 1;
+        request.session.set('n', n);
+        return String(n);
+      };
+      locked.get('/slow', async (request) => {
+        await gate;
+        return inc(request);
+      });
+      locked.get('/inc', async (request) => inc(request));
+      lockedBase = await locked.listen({ port: 0, host: '127.0.0.1' });
+    });
+    after(() => locked.close());
+
+    it('runs the requests of one session one at a time', async () => {
+      gate = new Promise<void>((resolve) => (open = resolve));
+      const first = await fetch(`${lockedBase}/inc`);
+      const headers = { cookie: first.headers.getSetCookie()[0]!.split(';')[0]! };
+      const slow = fetch(`${lockedBase}/slow`, { headers }).then((r) => r.text());
+      await new Promise((r) => setTimeout(r, 50));
+      const fast = fetch(`${lockedBase}/inc`, { headers }).then((r) => r.text());
+      await new Promise((r) => setTimeout(r, 50));
+      open();
+      // Without the lock /inc would read 1 and answer 2 while /slow waits, and both write 2.
+      assert.deepEqual([await slow, await fast], ['2', '3']);
+    });
+
+    it("hands the lock on when a waiting request's client went away", async () => {
+      gate = new Promise<void>((resolve) => (open = resolve));
+      const first = await fetch(`${lockedBase}/inc`);
+      const headers = { cookie: first.headers.getSetCookie()[0]!.split(';')[0]! };
+      const holder = fetch(`${lockedBase}/slow`, { headers }).then((r) => r.text());
+      await new Promise((r) => setTimeout(r, 50));
+      // Queued behind the holder; its client gives up before the lock comes to it.
+      const gone = new AbortController();
+      const waiter = fetch(`${lockedBase}/inc`, { headers, signal: gone.signal }).catch(
+        () => 'aborted',
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      gone.abort();
+      assert.equal(await waiter, 'aborted');
+      await new Promise((r) => setTimeout(r, 50));
+      open();
+      assert.equal(await holder, '2');
+      const next = await fetch(`${lockedBase}/inc`, { headers, signal: AbortSignal.timeout(3000) });
+      assert.equal(next.status, 200, 'the lock was not left with the request that went away');
+    });
+  });
 });
