@@ -75,3 +75,15 @@ export async function listen(
 }
 
 export const SECRET = 'test-secret-0123456789abcdefghijklmnop';
+
+/**
+ * Sends a request that queues behind a session's lock, then aborts it before the lock comes
+ * to it: the client has gone away while the server still holds the request.
+ */
+export async function abandonWhileQueued(url: string, headers: Record<string, string>) {
+  const gone = new AbortController();
+  const waiter = fetch(url, { headers, signal: gone.signal }).catch(() => 'aborted');
+  await new Promise((r) => setTimeout(r, 50));
+  gone.abort();
+  if ((await waiter) !== 'aborted') throw new Error(`${url} answered before its client left`);
+}

@@ -8,7 +8,7 @@ import express5 from 'express';
 import { session } from '../../src/http/express.js';
 import type { SessionOptions } from '../../src/http/options.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { Client, listen, SECRET } from '../helpers/http-client.js';
+import { abandonWhileQueued, Client, listen, SECRET } from '../helpers/http-client.js';
 import { SlowStore } from '../helpers/test-stores.js';
 
 const require = createRequire(import.meta.url);
@@ -275,11 +275,7 @@ describe('sessionmesh/express keeps its promises under load and races', () => {
       const holder = fetch(`${base}/slow`, { headers }).then((r) => r.text());
       await new Promise((r) => setTimeout(r, 50));
       // Queued behind the holder; its client gives up before the lock comes to it.
-      const gone = new AbortController();
-      const waiter = fetch(`${base}/inc`, { headers, signal: gone.signal }).catch(() => 'aborted');
-      await new Promise((r) => setTimeout(r, 50));
-      gone.abort();
-      assert.equal(await waiter, 'aborted');
+      await abandonWhileQueued(`${base}/inc`, headers);
       await new Promise((r) => setTimeout(r, 50));
       open();
       assert.equal(await holder, '2');

@@ -4,7 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance } from 'fastify';
 import sessionmesh from '../../src/http/fastify.js';
-import { Client, SECRET } from '../helpers/http-client.js';
+import { abandonWhileQueued, Client, SECRET } from '../helpers/http-client.js';
 import { SlowStore } from '../helpers/test-stores.js';
 
 async function build(store = new SlowStore(0)): Promise<FastifyInstance> {
@@ -133,13 +133,7 @@ describe('sessionmesh/fastify', () => {
       const holder = fetch(`${lockedBase}/slow`, { headers }).then((r) => r.text());
       await new Promise((r) => setTimeout(r, 50));
       // Queued behind the holder; its client gives up before the lock comes to it.
-      const gone = new AbortController();
-      const waiter = fetch(`${lockedBase}/inc`, { headers, signal: gone.signal }).catch(
-        () => 'aborted',
-      );
-      await new Promise((r) => setTimeout(r, 50));
-      gone.abort();
-      assert.equal(await waiter, 'aborted');
+      await abandonWhileQueued(`${lockedBase}/inc`, headers);
       await new Promise((r) => setTimeout(r, 50));
       open();
       assert.equal(await holder, '2');

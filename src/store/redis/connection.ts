@@ -4,14 +4,10 @@
 
 import { StoreUnavailableError } from '../../errors.js';
 
-/** The part of a node-redis client (createClient) the store uses. */
-export interface RedisClientLike {
-  sendCommand(args: readonly string[], options?: CommandOptions): Promise<unknown>;
-  multi(): { addCommand(args: readonly string[]): unknown; execAsPipeline(): Promise<unknown[]> };
-  duplicate(overrides?: Record<string, unknown>): RedisClientLike;
+/** What a node-redis client and a sentinel client share: a connection, and subscriptions. */
+interface ConnectionLike {
   connect(): Promise<unknown>;
   close?(): Promise<unknown>;
-  quit?(): Promise<unknown>;
   destroy?(): void;
   on(event: string, listener: (...args: any[]) => void): unknown;
   pSubscribe(
@@ -24,6 +20,14 @@ export interface RedisClientLike {
   ): Promise<unknown>;
   readonly isOpen: boolean;
   readonly isReady: boolean;
+}
+
+/** The part of a node-redis client (createClient) the store uses. */
+export interface RedisClientLike extends ConnectionLike {
+  sendCommand(args: readonly string[], options?: CommandOptions): Promise<unknown>;
+  multi(): { addCommand(args: readonly string[]): unknown; execAsPipeline(): Promise<unknown[]> };
+  duplicate(overrides?: Record<string, unknown>): RedisClientLike;
+  quit?(): Promise<unknown>;
 }
 
 /** The part of a node-redis cluster (createCluster) the store uses. */
@@ -49,7 +53,7 @@ export interface RedisClusterLike {
 }
 
 /** The part of a node-redis sentinel client (createSentinel) the store uses. */
-export interface RedisSentinelLike {
+export interface RedisSentinelLike extends ConnectionLike {
   sendCommand(
     isReadonly: boolean | undefined,
     args: readonly string[],
@@ -61,20 +65,6 @@ export interface RedisSentinelLike {
     execAsPipeline(): Promise<unknown[]>;
   };
   duplicate(): RedisSentinelLike;
-  connect(): Promise<unknown>;
-  close?(): Promise<unknown>;
-  destroy?(): void;
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  pSubscribe(
-    pattern: string,
-    listener: (message: string, channel: string) => void,
-  ): Promise<unknown>;
-  subscribe(
-    channel: string,
-    listener: (message: string, channel: string) => void,
-  ): Promise<unknown>;
-  readonly isOpen: boolean;
-  readonly isReady: boolean;
 }
 
 export type AnyRedis = RedisClientLike | RedisClusterLike | RedisSentinelLike;
