@@ -1,7 +1,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimCluster } from '../../test/helpers/cluster-node.js';
-import { fresh } from '../../test/helpers/cluster-records.js';
+import { fresh, set } from '../../test/helpers/cluster-records.js';
 import { ClusterStore } from './cluster-store.js';
 
 async function threeStores(
@@ -43,6 +43,25 @@ describe('ClusterStore', () => {
     assert.deepEqual(local.stores[1]!.routesOf(id), ['b']);
     const none = await threeStores('none');
     assert.deepEqual(none.stores[1]!.routesOf(id), []);
+  });
+
+  it('reads synchronously at the owner and from a near-cached copy, and answers null elsewhere', async () => {
+    const { stores } = await threeStores();
+    const [a, b] = stores as [ClusterStore, ClusterStore];
+    const id = a.generateId();
+    assert.equal(a.readSync(id), undefined, 'the owner knows at once that there is no session');
+    assert.equal(b.readSync(id), null, 'another member must ask the owner');
+    await a.merge(id, fresh({ n: 1 }));
+    assert.equal(a.readSync(id)!.attrs.n!.j, '1');
+    assert.equal((await b.get(id))!.attrs.n!.j, '1');
+    assert.equal(b.readSync(id)!.attrs.n!.j, '1', 'the read left a leased copy in b');
+    await a.merge(id, set({ n: 2 }));
+    assert.equal(
+      b.readSync(id),
+      null,
+      "the owner's write revoked b's copy before it was acknowledged",
+    );
+    assert.equal((await b.get(id))!.attrs.n!.j, '2');
   });
 
   it('answers SM_ERR_STORE_UNAVAILABLE when the owner cannot be reached before the deadline', async () => {

@@ -83,6 +83,11 @@ export class ClusterStore extends BaseStore {
     return unavailableOnRetryable(this.map.get(id));
   }
 
+  /** A session this member owns, or holds in its near cache, at once (SessionBackend.readSync). */
+  readSync(id: string): LiveRecord | undefined | null {
+    return this.map.readSync(id);
+  }
+
   protected mergeRecord(id: string, delta: SessionRecord): Promise<void> {
     return this.#coalescer.merge(id, delta);
   }

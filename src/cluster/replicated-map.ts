@@ -194,21 +194,10 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
    * @throws {ClusterTimeoutError} when the owner did not answer before the deadline.
    */
   async get(id: string): Promise<LiveRecord | undefined> {
+    const here = this.readSync(id);
+    if (here !== null) return here && copyRecord(here);
     const started = this.#now();
-    this.#checkOpen();
     const p = this.#table.partitionOf(id);
-    // The fast path: this member owns the partition and serves it from memory.
-    if (this.#servable(p) === undefined) {
-      this.#count('get', started);
-      return this.#liveCopy(id);
-    }
-    const cached = this.#near?.get(id);
-    if (cached) {
-      this.#count('get', started);
-      return cached.record && isAlive(cached.record, this.#now())
-        ? copyRecord(cached.record)
-        : undefined;
-    }
     const read = this.#near?.beginRead(id, p);
     try {
       const { body, table } = await this.#router.route(
@@ -234,6 +223,25 @@ export class ReplicatedMap extends EventEmitter<ReplicatedMapEvents> {
     } finally {
       if (read) this.#near?.endRead(id, read);
     }
+  }
+
+  /**
+   * get() where it needs no round trip: this member owns the partition and serves it from
+   * memory, or its near cache holds the session under a lease. The record is the map's own (read
+   * it at once, never modify or keep it); null when only the owner can answer.
+   */
+  readSync(id: string): LiveRecord | undefined | null {
+    const started = this.#now();
+    this.#checkOpen();
+    const p = this.#table.partitionOf(id);
+    if (this.#servable(p) === undefined) {
+      this.#count('get', started);
+      return this.#store.live(id);
+    }
+    const cached = this.#near?.get(id);
+    if (!cached) return null;
+    this.#count('get', started);
+    return cached.record && isAlive(cached.record, this.#now()) ? cached.record : undefined;
   }
 
   /**
