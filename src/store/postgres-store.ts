@@ -12,17 +12,13 @@ import {
   STORE_OPERATION_TIMEOUT_MS,
   STORE_TOMBSTONE_MIN_MS,
 } from '../defaults.js';
-import {
-  InvalidOptionError,
-  InvalidSessionIdError,
-  StoreClosedError,
-  StoreUnavailableError,
-} from '../errors.js';
+import { InvalidOptionError, InvalidSessionIdError, StoreClosedError } from '../errors.js';
 import type { LiveRecord, SessionRecord } from '../session/record.js';
 import { BaseStore } from './base-store.js';
+import { withRetries } from './deadline.js';
 import { MergeCoalescer } from './merge-coalescer.js';
 import { decodeRow, deltaParameters, type SessionRow } from './postgres/codec.js';
-import { isUnavailable } from './postgres/errors.js';
+import { POSTGRES_FAILURES } from './postgres/errors.js';
 import { EXPIRED_FLAG, mergeStatement } from './postgres/merge-statement.js';
 import { migrationSql, qualified, type TableName } from './postgres/migration.js';
 import { createHash } from 'node:crypto';
@@ -217,19 +213,8 @@ ${migrationSql(this.#name)}`),
     await this.#cleaning?.catch(() => {});
   }
 
-  async #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.#timeoutMs;
-    let pause = 25;
-    for (;;) {
-      try {
-        return await withDeadline(what, Math.max(1, deadline - Date.now()), operation);
-      } catch (err) {
-        if (!(err instanceof StoreUnavailableError)) throw err;
-        if (this.#closed || deadline - Date.now() <= pause) throw err;
-        await new Promise((resolve) => setTimeout(resolve, pause));
-        pause = Math.min(pause * 2, 250);
-      }
-    }
+  #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    return withRetries(POSTGRES_FAILURES, what, this.#timeoutMs, () => this.#closed, operation);
   }
 
   #check(): void {
@@ -259,26 +244,6 @@ export async function createPostgresStore(
 /** The migration's SQL for these names, for teams that run migrations with their own tool. */
 export function postgresMigrationSql(options: { schema?: string; table?: string } = {}): string {
   return migrationSql({ schema: options.schema, table: options.table ?? POSTGRES_TABLE });
-}
-
-async function withDeadline<T>(what: string, ms: number, operation: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new StoreUnavailableError(`postgres: ${what} did not answer within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([operation(), timeout]);
-  } catch (err) {
-    if (err instanceof StoreUnavailableError || !isUnavailable(err)) throw err;
-    throw new StoreUnavailableError(`postgres: ${what} failed: ${(err as Error).message}`, {
-      cause: err,
-    });
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function isStorableId(id: unknown): id is string {

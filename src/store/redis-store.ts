@@ -18,6 +18,7 @@ import {
   type SessionRecord,
 } from '../session/record.js';
 import { BaseStore } from './base-store.js';
+import { withRetries } from './deadline.js';
 import { MergeCoalescer } from './merge-coalescer.js';
 import {
   deltaArguments,
@@ -30,6 +31,7 @@ import {
 import {
   createConnection,
   isServerError,
+  REDIS_FAILURES,
   withDeadline,
   type Connection,
   type RedisClientLike,
@@ -364,21 +366,8 @@ export class RedisStore extends BaseStore {
    * Runs `operation` until it succeeds or the deadline passes, retrying what a failover or a
    * reconnect causes; store operations are reads or idempotent merges, so a retry is safe.
    */
-  async #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.#timeoutMs;
-    let pause = 25;
-    for (;;) {
-      const left = deadline - Date.now();
-      try {
-        return await withDeadline(what, Math.max(1, left), operation);
-      } catch (err) {
-        if (!(err instanceof StoreUnavailableError) || err instanceof StoreDurabilityError)
-          throw err;
-        if (this.#closed || deadline - Date.now() <= pause) throw err;
-        await new Promise((resolve) => setTimeout(resolve, pause));
-        pause = Math.min(pause * 2, 250);
-      }
-    }
+  #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    return withRetries(REDIS_FAILURES, what, this.#timeoutMs, () => this.#closed, operation);
   }
 
   #check(): void {

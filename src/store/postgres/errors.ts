@@ -1,6 +1,8 @@
 // Which PostgreSQL failures mean "the store is unavailable, try again" (a 503), as opposed to
 // a bug or bad data: lost connections, shutdowns, overload, deadlocks and serialization races.
 
+import type { FailurePolicy } from '../deadline.js';
+
 const NETWORK = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -21,3 +23,6 @@ export function isUnavailable(err: unknown): boolean {
     message,
   );
 }
+
+/** PostgreSQL's failures for deadline.ts. */
+export const POSTGRES_FAILURES: FailurePolicy = { store: 'postgres', unavailable: isUnavailable };

@@ -2,7 +2,7 @@
 // client): send a command routed by its key, pipeline commands on one connection, and reach
 // every master (for SCAN and for keyspace notifications). Every call has a deadline.
 
-import { StoreUnavailableError } from '../../errors.js';
+import { withDeadline as deadline, type FailurePolicy } from '../deadline.js';
 
 /** What a node-redis client and a sentinel client share: a connection, and subscriptions. */
 interface ConnectionLike {
@@ -76,7 +76,7 @@ interface CommandOptions {
 
 /**
  * The commands of requests (Connection.send) turn node-redis's own command timeout off. Each
- * already has the store's deadline (withDeadline below), and node-redis arms an
+ * already has the store's deadline (deadline.ts), and node-redis arms an
  * AbortSignal.timeout per command: measured on Node 20, from 50 concurrent loops, an HSET cost
  * 11.2 µs of CPU with it and 2.1 µs without. What that timer also did, dropping commands that
  * wait in the offline queue while the client is disconnected, is done by not queueing them:
@@ -187,34 +187,18 @@ export function createConnection(redis: AnyRedis): Connection {
 }
 
 /**
- * The operation's result, or StoreUnavailableError once `ms` pass or the client fails: a
- * disconnected node-redis client queues commands until it reconnects, which must not hang
- * a request. A Lua script runs whole or not at all, so a timed-out commit wrote all or nothing.
+ * Redis's failures that mean "cannot answer now": anything but an error reply, and the error
+ * replies of a failover in progress (see deadline.ts). A disconnected client must not hang a
+ * request; a Lua script runs whole or not at all, so a timed-out commit wrote all or nothing.
  */
-export async function withDeadline<T>(
-  what: string,
-  ms: number,
-  operation: () => Promise<T>,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new StoreUnavailableError(`redis: ${what} did not answer within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([operation(), timeout]);
-  } catch (err) {
-    if (err instanceof StoreUnavailableError) throw err;
-    if (isServerError(err) && !isTransientServerError(err)) throw err;
-    throw new StoreUnavailableError(
-      `redis: ${what} failed: ${(err as Error)?.message ?? String(err)}`,
-      { cause: err },
-    );
-  } finally {
-    clearTimeout(timer);
-  }
+export const REDIS_FAILURES: FailurePolicy = {
+  store: 'redis',
+  unavailable: (err) => !isServerError(err) || isTransientServerError(err),
+};
+
+/** deadline.ts's withDeadline for Redis. */
+export function withDeadline<T>(what: string, ms: number, operation: () => Promise<T>): Promise<T> {
+  return deadline(REDIS_FAILURES, what, ms, operation);
 }
 
 /** An error reply (ERR, WRONGTYPE, NOSCRIPT…) as opposed to a connection failure. */
