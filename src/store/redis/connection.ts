@@ -100,8 +100,12 @@ export interface MasterHandle {
 
 export interface Connection {
   readonly kind: 'client' | 'cluster' | 'sentinel';
+  /** One command, routed by `key`; refused at once while the client is not connected. */
   send(key: string | undefined, readonly: boolean, args: readonly string[]): Promise<unknown>;
-  /** Commands on the connection that owns `key`, in one write, replies in order (not MULTI). */
+  /**
+   * Commands on the connection that owns `key`, in one write, replies in order (not MULTI).
+   * Refused, like send(), while the client is not connected.
+   */
   pipeline(key: string, commands: readonly (readonly string[])[]): Promise<unknown[]>;
   masters(): Promise<MasterHandle[]>;
 }
@@ -124,6 +128,7 @@ export function createConnection(redis: AnyRedis): Connection {
       send: (key, readonly, args) =>
         redis.isReady ? redis.sendCommand(key, readonly, args, COMMAND_OPTIONS) : notReady(),
       pipeline(key, commands) {
+        if (!redis.isReady) return notReady();
         const multi = redis.multi(key);
         for (const args of commands) multi.addCommand(key, false, args);
         return multi.execAsPipeline();
@@ -148,6 +153,7 @@ export function createConnection(redis: AnyRedis): Connection {
       send: (_key, readonly, args) =>
         redis.isReady ? redis.sendCommand(readonly, args, COMMAND_OPTIONS) : notReady(),
       pipeline(_key, commands) {
+        if (!redis.isReady) return notReady();
         const multi = redis.multi();
         // Not read-only: a pipeline here carries a write (the merge script, then WAIT).
         for (const args of commands) multi.addCommand(false, args);
@@ -170,6 +176,7 @@ export function createConnection(redis: AnyRedis): Connection {
     send: (_key, _readonly, args) =>
       client.isReady ? client.sendCommand(args, COMMAND_OPTIONS) : notReady(),
     pipeline(_key, commands) {
+      if (!client.isReady) return notReady();
       const multi = client.multi();
       for (const args of commands) multi.addCommand(args);
       return multi.execAsPipeline();
