@@ -7,13 +7,8 @@
 
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import {
-  clientFields,
-  Forwarding,
-  requestHead,
-  type Downstream,
-  type ForwardConfig,
-} from './forward.js';
+import { clientFields, requestHead, type Downstream } from './downstream.js';
+import { Forwarding, type ForwardConfig } from './forward.js';
 import { clientAddress, forwardedLines, requestHeaders } from './headers.js';
 import { parseSimpleRequest, type SimpleRequest } from './request-head.js';
 import type { ResponseHead } from './response-head.js';
