@@ -15,7 +15,8 @@ export interface SessionBackend {
    * skip a microtask per request. Same semantics as get() and merge(), except that the record
    * readSync() returns may be the store's own (read it at once, never modify or keep it), and
    * that readSync() answers null when this process cannot tell: a near cache without the
-   * session (RedisStore), where get() must ask the server. MemoryStore never answers null.
+   * session (RedisStore), a cluster member that neither owns nor holds it (ClusterStore); then
+   * get() must ask. MemoryStore never answers null.
    */
   readSync?(id: string): LiveRecord | undefined | null;
   mergeSync?(id: string, delta: SessionRecord): void;

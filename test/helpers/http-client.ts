@@ -1,5 +1,6 @@
 // A small HTTP client for tests: one cookie jar per client, redirects not followed, so a test
 // sees exactly what a browser would receive.
+import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -76,14 +77,35 @@ export async function listen(
 
 export const SECRET = 'test-secret-0123456789abcdefghijklmnop';
 
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The cookie header of a new session, made by a GET of `url`. */
+export async function newSessionHeaders(url: string): Promise<{ cookie: string }> {
+  const first = await fetch(url);
+  return { cookie: first.headers.getSetCookie()[0]!.split(';')[0]! };
+}
+
 /**
- * Sends a request that queues behind a session's lock, then aborts it before the lock comes
- * to it: the client has gone away while the server still holds the request.
+ * The lock scenario shared by the adapters, on an app with `lock: 'node'`, GET /inc (adds one
+ * to the session's counter and answers it) and GET /slow (the same, once `open` is called). A
+ * request queues behind /slow and its client goes away before the lock comes to it; the lock
+ * must still pass on, to the holder and then to the next request.
  */
-export async function abandonWhileQueued(url: string, headers: Record<string, string>) {
+export async function assertLockPassesOnAfterAbandonedWaiter(
+  base: string,
+  open: () => void,
+): Promise<void> {
+  const headers = await newSessionHeaders(`${base}/inc`);
+  const holder = fetch(`${base}/slow`, { headers }).then((r) => r.text());
+  await pause(50);
   const gone = new AbortController();
-  const waiter = fetch(url, { headers, signal: gone.signal }).catch(() => 'aborted');
-  await new Promise((r) => setTimeout(r, 50));
+  const waiter = fetch(`${base}/inc`, { headers, signal: gone.signal }).catch(() => 'aborted');
+  await pause(50);
   gone.abort();
-  if ((await waiter) !== 'aborted') throw new Error(`${url} answered before its client left`);
+  assert.equal(await waiter, 'aborted', 'the waiter was still queued when its client left');
+  await pause(50);
+  open();
+  assert.equal(await holder, '2');
+  const next = await fetch(`${base}/inc`, { headers, signal: AbortSignal.timeout(3000) });
+  assert.equal(next.status, 200, 'the lock was not left with the request that went away');
 }

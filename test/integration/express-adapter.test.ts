@@ -8,7 +8,12 @@ import express5 from 'express';
 import { session } from '../../src/http/express.js';
 import type { SessionOptions } from '../../src/http/options.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { abandonWhileQueued, Client, listen, SECRET } from '../helpers/http-client.js';
+import {
+  assertLockPassesOnAfterAbandonedWaiter,
+  Client,
+  listen,
+  SECRET,
+} from '../helpers/http-client.js';
 import { SlowStore } from '../helpers/test-stores.js';
 
 const require = createRequire(import.meta.url);
@@ -269,18 +274,7 @@ describe('sessionmesh/express keeps its promises under load and races', () => {
     });
     const { base, close } = await listen(createServer(app));
     try {
-      const first = await fetch(`${base}/inc`);
-      const cookie = first.headers.getSetCookie()[0]!.split(';')[0]!;
-      const headers = { cookie };
-      const holder = fetch(`${base}/slow`, { headers }).then((r) => r.text());
-      await new Promise((r) => setTimeout(r, 50));
-      // Queued behind the holder; its client gives up before the lock comes to it.
-      await abandonWhileQueued(`${base}/inc`, headers);
-      await new Promise((r) => setTimeout(r, 50));
-      open();
-      assert.equal(await holder, '2');
-      const next = await fetch(`${base}/inc`, { headers, signal: AbortSignal.timeout(3000) });
-      assert.equal(next.status, 200, 'the lock was not left with the request that went away');
+      await assertLockPassesOnAfterAbandonedWaiter(base, open);
     } finally {
       await close();
     }

@@ -4,7 +4,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance } from 'fastify';
 import sessionmesh from '../../src/http/fastify.js';
-import { abandonWhileQueued, Client, SECRET } from '../helpers/http-client.js';
+import {
+  assertLockPassesOnAfterAbandonedWaiter,
+  Client,
+  newSessionHeaders,
+  SECRET,
+} from '../helpers/http-client.js';
 import { SlowStore } from '../helpers/test-stores.js';
 
 async function build(store = new SlowStore(0)): Promise<FastifyInstance> {
@@ -115,8 +120,7 @@ describe('sessionmesh/fastify', () => {
 
     it('runs the requests of one session one at a time', async () => {
       gate = new Promise<void>((resolve) => (open = resolve));
-      const first = await fetch(`${lockedBase}/inc`);
-      const headers = { cookie: first.headers.getSetCookie()[0]!.split(';')[0]! };
+      const headers = await newSessionHeaders(`${lockedBase}/inc`);
       const slow = fetch(`${lockedBase}/slow`, { headers }).then((r) => r.text());
       await new Promise((r) => setTimeout(r, 50));
       const fast = fetch(`${lockedBase}/inc`, { headers }).then((r) => r.text());
@@ -128,17 +132,7 @@ describe('sessionmesh/fastify', () => {
 
     it("hands the lock on when a waiting request's client went away", async () => {
       gate = new Promise<void>((resolve) => (open = resolve));
-      const first = await fetch(`${lockedBase}/inc`);
-      const headers = { cookie: first.headers.getSetCookie()[0]!.split(';')[0]! };
-      const holder = fetch(`${lockedBase}/slow`, { headers }).then((r) => r.text());
-      await new Promise((r) => setTimeout(r, 50));
-      // Queued behind the holder; its client gives up before the lock comes to it.
-      await abandonWhileQueued(`${lockedBase}/inc`, headers);
-      await new Promise((r) => setTimeout(r, 50));
-      open();
-      assert.equal(await holder, '2');
-      const next = await fetch(`${lockedBase}/inc`, { headers, signal: AbortSignal.timeout(3000) });
-      assert.equal(next.status, 200, 'the lock was not left with the request that went away');
+      await assertLockPassesOnAfterAbandonedWaiter(lockedBase, open);
     });
   });
 });
